@@ -1,0 +1,32 @@
+// What a worker runs for each plugin: per-worker state fed packet by packet,
+// closed into an interval result that the control plane merges.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "dataplane/packet.hpp"
+
+namespace privateer {
+
+// One plugin's result for one interval from one worker. Plugins derive their
+// own; the control plane hands all workers' results back to the plugin's merge.
+class IntervalResult {
+ public:
+  virtual ~IntervalResult() = default;
+};
+
+// Per-worker, per-plugin state. Called from one worker thread only; must not
+// lock, allocate per packet, or make system calls.
+class WorkerProcessor {
+ public:
+  virtual ~WorkerProcessor() = default;
+  // A burst of decoded packets; data[i] points at the captured bytes of views[i].
+  virtual void process(const PacketView* views, const uint8_t* const* data, size_t n) = 0;
+  // Closes the interval that started at `interval_start` (unix seconds) and
+  // returns what was gathered in it; the state starts the next one empty.
+  virtual std::unique_ptr<IntervalResult> end_interval(uint64_t interval_start) = 0;
+};
+
+}  // namespace privateer

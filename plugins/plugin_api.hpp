@@ -1,0 +1,60 @@
+// The plugin API. A plugin gives the worker runtime one WorkerProcessor per
+// worker, and the control plane merges the workers' interval results and
+// writes them through the writers the control plane hands it. A plugin never
+// touches threads, rings or files itself.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/processor.hpp"
+
+namespace privateer {
+
+struct IntervalInfo {
+  uint64_t start = 0;     // unix seconds, a multiple of the interval length
+  uint64_t end = 0;       // start + interval length
+  bool partial = false;   // first or last interval of the run, or cut by a signal
+};
+
+// An Avro container stream opened for a plugin by the control plane, which
+// rotates and names the underlying files. Records are appended already
+// encoded in Avro binary (see plugins/common/avro_encode.hpp) against the
+// schema the stream was opened with.
+class AvroStream {
+ public:
+  virtual ~AvroStream() = default;
+  virtual void append_encoded(const void* buf, size_t len) = 0;
+};
+
+// What the control plane offers a plugin at start-up.
+class OutputProvider {
+ public:
+  virtual ~OutputProvider() = default;
+  // `stream` names the output (it fills %P in the output template).
+  virtual AvroStream& avro_stream(const std::string& stream, const std::string& schema_json) = 0;
+};
+
+// Per-interval counts a plugin reports for metrics and the run summary.
+struct MergeStats {
+  uint64_t records = 0;
+};
+
+class Plugin {
+ public:
+  virtual ~Plugin() = default;
+  virtual const std::string& name() const = 0;
+  // Called once before any packet, on the control plane.
+  virtual void open_outputs(OutputProvider& out) = 0;
+  // One per worker, called before the workers start.
+  virtual std::unique_ptr<WorkerProcessor> make_worker(unsigned worker_id) = 0;
+  // All workers' results for one interval, in worker-id order; writes the
+  // merged result to the streams opened in open_outputs. Runs on the control
+  // plane, never on a worker.
+  virtual MergeStats merge(const IntervalInfo& interval,
+                           std::vector<std::unique_ptr<IntervalResult>>& results) = 0;
+};
+
+}  // namespace privateer
