@@ -1,0 +1,667 @@
+#include "plugins/flowtuple/flowtuple.hpp"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <new>
+#include <random>
+#include <stdexcept>
+
+#include "plugins/common/options.hpp"
+
+namespace privateer {
+namespace {
+constexpr uint8_t kTcp = 6, kUdp = 17, kIcmp = 1, kIcmp6 = 58;
+constexpr uint8_t kSyn = 0x02;
+}  // namespace
+
+namespace ft_detail {
+namespace {
+constexpr size_t kHugePage = size_t{2} << 20;
+
+inline uint64_t mum(uint64_t a, uint64_t b) {
+  const unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
+  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+}
+
+// Random per process, so that nobody can aim packets at one probe chain.
+const uint64_t* process_seed() {
+  static const std::array<uint64_t, 4> seed = [] {
+    std::random_device rd;
+    std::array<uint64_t, 4> s{};
+    for (auto& w : s) w = (static_cast<uint64_t>(rd()) << 32 | rd()) | 1;
+    return s;
+  }();
+  return seed.data();
+}
+
+inline size_t grow_threshold(size_t capacity) { return capacity / 2 + capacity / 8; }
+
+inline uint64_t load_be64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return __builtin_bswap64(v);
+}
+
+inline void store_be64(uint8_t* p, uint64_t v) {
+  v = __builtin_bswap64(v);
+  std::memcpy(p, &v, 8);
+}
+
+}  // namespace
+
+uint64_t Slot4::hash(const uint64_t* s) const {
+  return mum(w0 ^ s[0], w1 ^ s[1]) ^ mum((w2 >> kValueBits) ^ s[2], s[3]);
+}
+
+uint64_t Slot6::hash(const uint64_t* s) const {
+  const uint64_t a = mum(src[0] ^ s[0], src[1] ^ s[1]);
+  const uint64_t b = mum(dst[0] ^ s[2], dst[1] ^ s[3]);
+  const uint64_t c = mum(w1 ^ s[1], ((w2 >> kValueBits) | time << 16) ^ s[2]);
+  return mum(a ^ c, b ^ s[0]);
+}
+
+template <class Slot>
+Slot* FlatTable<Slot>::map_slots(size_t capacity) {
+  const size_t bytes = capacity * sizeof(Slot);
+  if (bytes < 2 * kHugePage) {
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    return static_cast<Slot*>(p);
+  }
+  // Large: align to 2 MiB so that transparent huge pages cover all of it
+  // (random probes into a table of hundreds of MiB otherwise miss the TLB).
+  void* raw = mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) throw std::bad_alloc();
+  const uintptr_t start = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = (start + kHugePage - 1) & ~(uintptr_t{kHugePage} - 1);
+  if (aligned > start) munmap(raw, aligned - start);
+  const uintptr_t end = start + bytes + kHugePage;
+  if (end > aligned + bytes) munmap(reinterpret_cast<void*>(aligned + bytes), end - (aligned + bytes));
+  madvise(reinterpret_cast<void*>(aligned), bytes, MADV_HUGEPAGE);
+  return reinterpret_cast<Slot*>(aligned);
+}
+
+template <class Slot>
+void FlatTable<Slot>::unmap_slots(Slot* p, size_t capacity) {
+  if (p) munmap(p, capacity * sizeof(Slot));
+}
+
+template <class Slot>
+size_t FlatTable<Slot>::capacity_for(size_t n) {
+  size_t cap = kMinCapacity;
+  while (n > grow_threshold(cap)) cap *= 2;
+  return cap;
+}
+
+template <class Slot>
+FlatTable<Slot>::FlatTable(size_t capacity) {
+  size_t cap = kMinCapacity;
+  while (cap < capacity) cap *= 2;
+  slots_ = map_slots(cap);
+  mask_ = cap - 1;
+  grow_at_ = grow_threshold(cap);
+  std::memcpy(seed_, process_seed(), sizeof seed_);
+}
+
+template <class Slot>
+FlatTable<Slot>::~FlatTable() {
+  unmap_slots(slots_, mask_ + 1);
+}
+
+template <class Slot>
+FlatTable<Slot>::FlatTable(FlatTable&& o) noexcept
+    : slots_(o.slots_), mask_(o.mask_), size_(o.size_), grow_at_(o.grow_at_) {
+  std::memcpy(seed_, o.seed_, sizeof seed_);
+  o.slots_ = nullptr;
+  o.mask_ = o.size_ = o.grow_at_ = 0;
+}
+
+template <class Slot>
+FlatTable<Slot>& FlatTable<Slot>::operator=(FlatTable&& o) noexcept {
+  if (this != &o) {
+    unmap_slots(slots_, mask_ + 1);
+    slots_ = o.slots_;
+    mask_ = o.mask_;
+    size_ = o.size_;
+    grow_at_ = o.grow_at_;
+    std::memcpy(seed_, o.seed_, sizeof seed_);
+    o.slots_ = nullptr;
+    o.mask_ = o.size_ = o.grow_at_ = 0;
+  }
+  return *this;
+}
+
+template <class Slot>
+void FlatTable<Slot>::grow() {
+  const size_t old_cap = mask_ + 1;
+  const size_t cap = old_cap * 2;
+  Slot* ns = map_slots(cap);
+  const size_t nmask = cap - 1;
+  // Old slot i holds keys whose home is at or shortly before i; their new
+  // homes are home or home + old_cap, so this pass writes nearly sequentially.
+  for (size_t i = 0; i < old_cap; ++i) {
+    const Slot& s = slots_[i];
+    if (!s.count) continue;
+    size_t j = s.hash(seed_) & nmask;
+    while (ns[j].count) j = (j + 1) & nmask;
+    ns[j] = s;
+  }
+  unmap_slots(slots_, old_cap);
+  slots_ = ns;
+  mask_ = nmask;
+  grow_at_ = grow_threshold(cap);
+}
+
+template class FlatTable<Slot4>;
+template class FlatTable<Slot6>;
+
+namespace {
+template <class T>
+void put_spare(std::atomic<T*>& slot, T&& t) {
+  T* fresh = new T(std::move(t));
+  delete slot.exchange(fresh, std::memory_order_acq_rel);
+}
+template <class T>
+T take_spare(std::atomic<T*>& slot, size_t capacity) {
+  T* s = slot.exchange(nullptr, std::memory_order_acq_rel);
+  if (s && s->capacity() == capacity && s->size() == 0) {
+    T t(std::move(*s));
+    delete s;
+    return t;
+  }
+  delete s;
+  return T(capacity);
+}
+}  // namespace
+
+TableRecycler::~TableRecycler() {
+  delete spare4_.load();
+  delete spare6_.load();
+}
+void TableRecycler::put(Table4&& t) { put_spare(spare4_, std::move(t)); }
+void TableRecycler::put(Table6&& t) { put_spare(spare6_, std::move(t)); }
+Table4 TableRecycler::take4(size_t capacity) { return take_spare(spare4_, capacity); }
+Table6 TableRecycler::take6(size_t capacity) { return take_spare(spare6_, capacity); }
+
+}  // namespace ft_detail
+
+using ft_detail::Slot4;
+using ft_detail::Slot6;
+using ft_detail::Table4;
+using ft_detail::Table6;
+
+void FlowtupleResult::release() {
+  Table4 a(std::move(v4_));
+  Table6 b(std::move(v6_));
+  if (recycler_) {
+    if (a.capacity() && a.size() == 0) recycler_->put(std::move(a));
+    if (b.capacity() && b.size() == 0) recycler_->put(std::move(b));
+  }
+}
+
+// ---------------------------------------------------------------- worker
+
+FlowtupleWorker::FlowtupleWorker(uint32_t interval_seconds)
+    : interval_(interval_seconds),
+      span_ns_(static_cast<uint64_t>(interval_seconds) * 1000000000ULL),
+      recycler_(std::make_shared<ft_detail::TableRecycler>()) {
+  if (interval_seconds == 0) throw std::invalid_argument("flowtuple: interval length must be > 0");
+}
+
+uint32_t FlowtupleWorker::time_index_slow(uint64_t ts_ns) {
+  const uint64_t idx = ts_ns / 1000000000ULL / interval_;
+  cur_lo_ns_ = idx * span_ns_;
+  // Times beyond 2^32 intervals (past the year 2106 at 1 s intervals) saturate.
+  cur_idx_ = idx > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(idx);
+  return cur_idx_;
+}
+
+size_t FlowtupleWorker::next_capacity(size_t capacity, size_t used) {
+  const size_t need = Table4::capacity_for(used);
+  if (capacity > (size_t{1} << 20) && capacity > 4 * need) return 2 * need;
+  return capacity;
+}
+
+void FlowtupleWorker::process(const PacketView* views, const uint8_t* const*, size_t n) {
+  constexpr size_t kBatch = 32;
+  Slot4 k4[kBatch];
+  uint64_t h4[kBatch];
+  Slot6 k6[kBatch];
+  uint64_t h6[kBatch];
+
+  for (size_t base = 0; base < n; base += kBatch) {
+    const size_t m = std::min(kBatch, n - base);
+    size_t n4 = 0, n6 = 0;
+    // Pass 1: keys, hashes, prefetch of the home slots.
+    for (size_t i = 0; i < m; ++i) {
+      const PacketView& p = views[base + i];
+      const uint8_t ver = p.ip_version;
+      if (ver != 4 && ver != 6) continue;
+      const uint16_t f = p.flags;
+      const bool whole = !(f & pflag::later_fragment);
+      const uint8_t proto = p.proto;
+      const bool port_proto = proto == kTcp || proto == kUdp || proto == kIcmp ||
+                              (ver == 6 && proto == kIcmp6);
+      const bool ports = (f & pflag::has_ports) && whole && port_proto;
+      const uint64_t sport = ports ? p.sport : 0;
+      const uint64_t dport = ports ? p.dport : 0;
+      const uint64_t flags =
+          (proto == kTcp && (f & pflag::has_tcp_flags) && whole) ? p.tcp_flags : 0;
+      uint64_t synlen = 0, synwin = 0;
+      if (flags & kSyn) {
+        synlen = p.tcp_hdr_len;
+        synwin = (f & pflag::tcp_window) ? p.tcp_window : 0;
+      }
+      const uint64_t tidx = time_index(p.ts_ns);
+      if (ver == 4) {
+        Slot4& k = k4[n4];
+        k.w0 = tidx << 32 | p.src.v4;
+        k.w1 = static_cast<uint64_t>(p.dst.v4) << 32 | sport << 16 | dport;
+        k.w2 = static_cast<uint64_t>(proto) << 56 | static_cast<uint64_t>(p.ttl) << 48 | flags << 40 |
+               static_cast<uint64_t>(p.ip_len) << 24 | synlen << 16 | synwin;
+        k.count = 0;
+        h4[n4] = t4_.hash(k);
+        t4_.prefetch(h4[n4]);
+        ++n4;
+      } else {
+        Slot6& k = k6[n6];
+        k.time = tidx;
+        k.src[0] = ft_detail::load_be64(p.src.v6);
+        k.src[1] = ft_detail::load_be64(p.src.v6 + 8);
+        k.dst[0] = ft_detail::load_be64(p.dst.v6);
+        k.dst[1] = ft_detail::load_be64(p.dst.v6 + 8);
+        k.w1 = sport << 48 | dport << 32 | static_cast<uint64_t>(proto) << 24 |
+               static_cast<uint64_t>(p.ttl) << 16 | flags << 8;
+        k.w2 = static_cast<uint64_t>(p.ip_len) << 48 | synlen << 40 | synwin << 24;
+        k.count = 0;
+        h6[n6] = t6_.hash(k);
+        t6_.prefetch(h6[n6]);
+        ++n6;
+      }
+    }
+    // Pass 2: count, in packet order (the first packet of a tuple sets its values).
+    for (size_t j = 0; j < n4; ++j) t4_.add(k4[j], h4[j]);
+    for (size_t j = 0; j < n6; ++j) t6_.add(k6[j], h6[j]);
+  }
+}
+
+std::unique_ptr<IntervalResult> FlowtupleWorker::end_interval(uint64_t interval_start) {
+  const size_t cap4 = next_capacity(t4_.capacity(), t4_.size());
+  const size_t cap6 = next_capacity(t6_.capacity(), t6_.size());
+  auto r = std::make_unique<FlowtupleResult>(interval_start, std::move(t4_), std::move(t6_), recycler_);
+  t4_ = recycler_->take4(cap4);
+  t6_ = recycler_->take6(cap6);
+  return r;
+}
+
+// ---------------------------------------------------------------- plugin
+
+namespace {
+
+// Field order and types are corsaro3's flowtuple record (org.caida.corsaro.flowtuple),
+// so existing corsaro3 consumers read the files unchanged.
+const char* const kSchema4 = R"json({
+  "type": "record",
+  "namespace": "org.caida.corsaro",
+  "name": "flowtuple",
+  "doc": "Packets per distinct IPv4 flowtuple per interval (privateer; corsaro3 layout)",
+  "fields": [
+    {"name": "time", "type": "long"},
+    {"name": "src_ip", "type": "long"},
+    {"name": "dst_ip", "type": "long"},
+    {"name": "src_port", "type": "int"},
+    {"name": "dst_port", "type": "int"},
+    {"name": "protocol", "type": "int"},
+    {"name": "ttl", "type": "int"},
+    {"name": "tcp_flags", "type": "int"},
+    {"name": "ip_len", "type": "int"},
+    {"name": "tcp_synlen", "type": "int"},
+    {"name": "tcp_synwinlen", "type": "int"},
+    {"name": "packet_cnt", "type": "long"},
+    {"name": "is_spoofed", "type": "int"},
+    {"name": "is_masscan", "type": "int"},
+    {"name": "maxmind_continent", "type": "string"},
+    {"name": "maxmind_country", "type": "string"},
+    {"name": "netacq_continent", "type": "string"},
+    {"name": "netacq_country", "type": "string"},
+    {"name": "prefix2asn", "type": "long"}
+  ]
+})json";
+
+const char* const kSchema6 = R"json({
+  "type": "record",
+  "namespace": "org.privateer",
+  "name": "flowtuple6",
+  "doc": "Packets per distinct IPv6 flowtuple per interval (fields as org.caida.corsaro.flowtuple)",
+  "fields": [
+    {"name": "time", "type": "long"},
+    {"name": "src_ip", "type": {"type": "fixed", "name": "ipv6addr", "size": 16}},
+    {"name": "dst_ip", "type": "ipv6addr"},
+    {"name": "src_port", "type": "int"},
+    {"name": "dst_port", "type": "int"},
+    {"name": "protocol", "type": "int"},
+    {"name": "ttl", "type": "int"},
+    {"name": "tcp_flags", "type": "int"},
+    {"name": "ip_len", "type": "int"},
+    {"name": "tcp_synlen", "type": "int"},
+    {"name": "tcp_synwinlen", "type": "int"},
+    {"name": "packet_cnt", "type": "long"},
+    {"name": "is_spoofed", "type": "int"},
+    {"name": "is_masscan", "type": "int"},
+    {"name": "maxmind_continent", "type": "string"},
+    {"name": "maxmind_country", "type": "string"},
+    {"name": "netacq_continent", "type": "string"},
+    {"name": "netacq_country", "type": "string"},
+    {"name": "prefix2asn", "type": "long"}
+  ]
+})json";
+
+// The fields after packet_cnt, not filled yet: corsaro3's "absent" values.
+struct UnfilledTail {
+  uint8_t bytes[32];
+  size_t len = 0;
+  UnfilledTail() {
+    AvroEncoder e;
+    e.put_int(0);        // is_spoofed
+    e.put_int(0);        // is_masscan
+    for (int i = 0; i < 4; ++i) e.put_string("??");   // maxmind/netacq continent/country
+    e.put_long(0);       // prefix2asn
+    len = e.size();
+    std::memcpy(bytes, e.data(), len);
+  }
+};
+const UnfilledTail& unfilled_tail() {
+  static const UnfilledTail t;
+  return t;
+}
+
+inline void encode_common_tail(AvroEncoder& enc, uint16_t sport, uint16_t dport, uint8_t proto, uint8_t ttl,
+                               uint8_t flags, uint16_t ip_len, uint8_t synlen, uint16_t synwin,
+                               uint64_t count) {
+  enc.put_int(sport);
+  enc.put_int(dport);
+  enc.put_int(proto);
+  enc.put_int(ttl);
+  enc.put_int(flags);
+  enc.put_int(ip_len);
+  enc.put_int(synlen);
+  enc.put_int(synwin);
+  enc.put_long(static_cast<int64_t>(count));
+  const UnfilledTail& t = unfilled_tail();
+  enc.put_raw(t.bytes, t.len);
+}
+
+inline bool less4(const Slot4& a, const Slot4& b) {
+  if (a.w0 != b.w0) return a.w0 < b.w0;
+  if (a.w1 != b.w1) return a.w1 < b.w1;
+  return a.w2 < b.w2;
+}
+
+inline bool less6(const Slot6& a, const Slot6& b) {
+  if (a.time != b.time) return a.time < b.time;
+  if (a.src[0] != b.src[0]) return a.src[0] < b.src[0];
+  if (a.src[1] != b.src[1]) return a.src[1] < b.src[1];
+  if (a.dst[0] != b.dst[0]) return a.dst[0] < b.dst[0];
+  if (a.dst[1] != b.dst[1]) return a.dst[1] < b.dst[1];
+  if (a.w1 != b.w1) return a.w1 < b.w1;
+  return a.w2 < b.w2;
+}
+
+// Byte `d` (0 = most significant) of the 24-byte sort key (w0, w1, w2).
+inline unsigned key_byte(const Slot4& s, unsigned d) {
+  const uint64_t w = d < 8 ? s.w0 : d < 16 ? s.w1 : s.w2;
+  return static_cast<unsigned>(w >> (56 - 8 * (d & 7))) & 0xff;
+}
+
+// MSD radix sort on the key bytes from `d` on, falling back to std::sort for
+// small ranges. `tmp` has room for n; the result ends up in `a`. Each bucket
+// is sorted in `tmp` (with `a` as its scratch) and copied back while still
+// in cache.
+void radix_sort4(Slot4* a, Slot4* tmp, size_t n, unsigned d) {
+  constexpr size_t kSmall = 256;
+  size_t count[256];
+  while (true) {
+    if (n <= kSmall || d >= 24) {
+      std::sort(a, a + n, less4);
+      return;
+    }
+    std::fill(std::begin(count), std::end(count), size_t{0});
+    for (size_t i = 0; i < n; ++i) ++count[key_byte(a[i], d)];
+    // A byte equal across the range orders nothing: go to the next one.
+    bool single = false;
+    for (unsigned b = 0; b < 256; ++b) {
+      if (count[b]) {
+        single = count[b] == n;
+        break;
+      }
+    }
+    if (!single) break;
+    ++d;
+  }
+  size_t pos[256];
+  size_t sum = 0;
+  for (unsigned b = 0; b < 256; ++b) {
+    pos[b] = sum;
+    sum += count[b];
+  }
+  for (size_t i = 0; i < n; ++i) tmp[pos[key_byte(a[i], d)]++] = a[i];
+  size_t off = 0;
+  for (unsigned b = 0; b < 256; ++b) {
+    const size_t c = count[b];
+    if (c > 1) radix_sort4(tmp + off, a + off, c, d + 1);
+    if (c) std::memcpy(static_cast<void*>(a + off), tmp + off, c * sizeof(Slot4));
+    off += c;
+  }
+}
+
+// Number of leading key bytes shared by all of a[0..n) (the radix sort skips them).
+unsigned common_prefix_bytes(const Slot4* a, size_t n) {
+  if (n < 2) return 0;
+  uint64_t d0 = 0, d1 = 0, d2 = 0;
+  for (size_t i = 1; i < n; ++i) {
+    d0 |= a[i].w0 ^ a[0].w0;
+    d1 |= a[i].w1 ^ a[0].w1;
+    d2 |= a[i].w2 ^ a[0].w2;
+  }
+  if (d0) return static_cast<unsigned>(__builtin_clzll(d0)) / 8;
+  if (d1) return 8 + static_cast<unsigned>(__builtin_clzll(d1)) / 8;
+  if (d2) return 16 + static_cast<unsigned>(__builtin_clzll(d2)) / 8;
+  return 24;
+}
+
+FlowtupleRecord to_record(const Slot4& s, uint64_t count, uint32_t interval) {
+  FlowtupleRecord r;
+  r.time = (s.w0 >> 32) * interval;
+  r.src_ip = static_cast<uint32_t>(s.w0);
+  r.dst_ip = static_cast<uint32_t>(s.w1 >> 32);
+  r.src_port = static_cast<uint16_t>(s.w1 >> 16);
+  r.dst_port = static_cast<uint16_t>(s.w1);
+  r.protocol = static_cast<uint8_t>(s.w2 >> 56);
+  r.ttl = static_cast<uint8_t>(s.w2 >> 48);
+  r.tcp_flags = static_cast<uint8_t>(s.w2 >> 40);
+  r.ip_len = static_cast<uint16_t>(s.w2 >> 24);
+  r.tcp_synlen = static_cast<uint8_t>(s.w2 >> 16);
+  r.tcp_synwinlen = static_cast<uint16_t>(s.w2);
+  r.packet_cnt = count;
+  return r;
+}
+
+Flowtuple6Record to_record(const Slot6& s, uint64_t count, uint32_t interval) {
+  Flowtuple6Record r;
+  r.time = s.time * interval;
+  ft_detail::store_be64(r.src_ip.data(), s.src[0]);
+  ft_detail::store_be64(r.src_ip.data() + 8, s.src[1]);
+  ft_detail::store_be64(r.dst_ip.data(), s.dst[0]);
+  ft_detail::store_be64(r.dst_ip.data() + 8, s.dst[1]);
+  r.src_port = static_cast<uint16_t>(s.w1 >> 48);
+  r.dst_port = static_cast<uint16_t>(s.w1 >> 32);
+  r.protocol = static_cast<uint8_t>(s.w1 >> 24);
+  r.ttl = static_cast<uint8_t>(s.w1 >> 16);
+  r.tcp_flags = static_cast<uint8_t>(s.w1 >> 8);
+  r.ip_len = static_cast<uint16_t>(s.w2 >> 48);
+  r.tcp_synlen = static_cast<uint8_t>(s.w2 >> 40);
+  r.tcp_synwinlen = static_cast<uint16_t>(s.w2 >> 24);
+  r.packet_cnt = count;
+  return r;
+}
+
+// Calls f(slot, summed_count) once per distinct key of the sorted range
+// (equal keys are adjacent; the first of them has the smallest values).
+template <class Slot, class F>
+void for_each_summed(const Slot* a, size_t n, F&& f) {
+  size_t i = 0;
+  while (i < n) {
+    uint64_t c = a[i].count;
+    size_t j = i + 1;
+    while (j < n && a[j].same_key(a[i])) c += a[j++].count;
+    f(a[i], c);
+    i = j;
+  }
+}
+
+int yaml_line_safe(const YAML::Node& n) {
+  try {
+    return n.IsDefined() ? yaml_line(n) : 0;
+  } catch (const YAML::Exception&) {
+    return 0;
+  }
+}
+
+}  // namespace
+
+FlowtuplePlugin::FlowtuplePlugin(const YAML::Node& options, const std::string& path,
+                                 uint32_t interval_seconds)
+    : interval_(interval_seconds), enc_(256) {
+  const std::string p = path.empty() ? std::string("plugins.flowtuple") : path;
+  if (interval_seconds == 0) throw ConfigError(p, yaml_line_safe(options), "interval length must be > 0");
+  if (options.IsDefined() && !options.IsNull()) {
+    reject_unknown_keys(options, p, {"sorttuples"});
+    // corsarotrace's option; privateer always sorts (output must not depend
+    // on the number of workers), so the value is only checked and kept.
+    if (auto v = get_opt<bool>(options, p, "sorttuples")) sorttuples_ = *v;
+  }
+}
+
+const std::string& FlowtuplePlugin::schema_json() {
+  static const std::string s = kSchema4;
+  return s;
+}
+
+const std::string& FlowtuplePlugin::schema6_json() {
+  static const std::string s = kSchema6;
+  return s;
+}
+
+const std::string& FlowtuplePlugin::name() const {
+  static const std::string n = "flowtuple";
+  return n;
+}
+
+void FlowtuplePlugin::open_outputs(OutputProvider& out) {
+  out4_ = &out.avro_stream(kStream, schema_json());
+  out6_ = &out.avro_stream(kStream6, schema6_json());
+}
+
+std::unique_ptr<WorkerProcessor> FlowtuplePlugin::make_worker(unsigned) {
+  return std::make_unique<FlowtupleWorker>(interval_);
+}
+
+void FlowtuplePlugin::encode(const FlowtupleRecord& r, AvroEncoder& enc) {
+  enc.put_long(static_cast<int64_t>(r.time));
+  enc.put_long(r.src_ip);
+  enc.put_long(r.dst_ip);
+  encode_common_tail(enc, r.src_port, r.dst_port, r.protocol, r.ttl, r.tcp_flags, r.ip_len,
+                     r.tcp_synlen, r.tcp_synwinlen, r.packet_cnt);
+}
+
+void FlowtuplePlugin::encode(const Flowtuple6Record& r, AvroEncoder& enc) {
+  enc.put_long(static_cast<int64_t>(r.time));
+  enc.put_fixed(r.src_ip.data(), 16);
+  enc.put_fixed(r.dst_ip.data(), 16);
+  encode_common_tail(enc, r.src_port, r.dst_port, r.protocol, r.ttl, r.tcp_flags, r.ip_len,
+                     r.tcp_synlen, r.tcp_synwinlen, r.packet_cnt);
+}
+
+// Copies every worker's entries into buf4_ / buf6_, frees the workers'
+// tables and sorts. Returns the number of IPv4 entries (before summing).
+size_t FlowtuplePlugin::gather(std::vector<std::unique_ptr<IntervalResult>>& results) {
+  size_t n4 = 0, n6 = 0;
+  std::vector<FlowtupleResult*> rs;
+  rs.reserve(results.size());
+  for (auto& r : results) {
+    if (!r) continue;
+    auto* fr = dynamic_cast<FlowtupleResult*>(r.get());
+    if (!fr) throw std::logic_error("flowtuple merge: result of another plugin");
+    rs.push_back(fr);
+    n4 += fr->v4().size();
+    n6 += fr->v6().size();
+  }
+  // Scratch: keep the capacity between intervals unless it is far too big.
+  if (n4 > cap4_ || (cap4_ > (size_t{1} << 20) && cap4_ > 4 * n4)) {
+    buf4_.reset();
+    tmp4_.reset();
+    cap4_ = std::max<size_t>(n4, 1024);
+    buf4_.reset(new Slot4[cap4_]);
+    tmp4_.reset(new Slot4[cap4_]);
+  }
+  buf6_.clear();
+  if (buf6_.capacity() > (size_t{1} << 16) && buf6_.capacity() > 4 * n6) buf6_.shrink_to_fit();
+  buf6_.reserve(n6);
+
+  Slot4* out = buf4_.get();
+  for (FlowtupleResult* fr : rs) {
+    fr->v4().drain([&](const Slot4& s) { *out++ = s; });
+    fr->v6().drain([&](const Slot6& s) { buf6_.push_back(s); });
+    fr->release();   // the emptied tables go back to their worker
+  }
+  n4_ = n4;
+  radix_sort4(buf4_.get(), tmp4_.get(), n4, common_prefix_bytes(buf4_.get(), n4));
+  std::sort(buf6_.begin(), buf6_.end(), less6);
+  return n4;
+}
+
+FlowtupleMerged FlowtuplePlugin::merge_records(std::vector<std::unique_ptr<IntervalResult>>& results) {
+  const size_t n4 = gather(results);
+  FlowtupleMerged m;
+  m.v4.reserve(n4);
+  for_each_summed(buf4_.get(), n4,
+                  [&](const Slot4& s, uint64_t c) { m.v4.push_back(to_record(s, c, interval_)); });
+  for_each_summed(buf6_.data(), buf6_.size(),
+                  [&](const Slot6& s, uint64_t c) { m.v6.push_back(to_record(s, c, interval_)); });
+  return m;
+}
+
+MergeStats FlowtuplePlugin::merge(const IntervalInfo&, std::vector<std::unique_ptr<IntervalResult>>& results) {
+  if (!out4_ || !out6_) throw std::logic_error("flowtuple merge before open_outputs");
+  const size_t n4 = gather(results);
+  MergeStats st;
+  AvroEncoder& enc = enc_;
+  AvroStream& o4 = *out4_;
+  const uint64_t interval = interval_;
+  for_each_summed(buf4_.get(), n4, [&](const Slot4& s, uint64_t c) {
+    enc.clear();
+    enc.put_long(static_cast<int64_t>((s.w0 >> 32) * interval));
+    enc.put_long(static_cast<uint32_t>(s.w0));
+    enc.put_long(static_cast<uint32_t>(s.w1 >> 32));
+    encode_common_tail(enc, static_cast<uint16_t>(s.w1 >> 16), static_cast<uint16_t>(s.w1),
+                       static_cast<uint8_t>(s.w2 >> 56), static_cast<uint8_t>(s.w2 >> 48),
+                       static_cast<uint8_t>(s.w2 >> 40), static_cast<uint16_t>(s.w2 >> 24),
+                       static_cast<uint8_t>(s.w2 >> 16), static_cast<uint16_t>(s.w2), c);
+    o4.append_encoded(enc.data(), enc.size());
+    ++st.records;
+  });
+  AvroStream& o6 = *out6_;
+  for_each_summed(buf6_.data(), buf6_.size(), [&](const Slot6& s, uint64_t c) {
+    enc.clear();
+    encode(to_record(s, c, interval_), enc);
+    o6.append_encoded(enc.data(), enc.size());
+    ++st.records;
+  });
+  return st;
+}
+
+}  // namespace privateer

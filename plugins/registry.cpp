@@ -1,0 +1,48 @@
+#include "plugins/registry.hpp"
+
+#include "plugins/common/options.hpp"
+#include "plugins/flowtuple/flowtuple.hpp"
+
+namespace privateer {
+namespace {
+
+struct Entry {
+  const char* name;
+  std::unique_ptr<Plugin> (*make)(const YAML::Node&, const std::string&, uint32_t);
+};
+
+const Entry kPlugins[] = {
+    {"flowtuple",
+     [](const YAML::Node& o, const std::string& p, uint32_t iv) -> std::unique_ptr<Plugin> {
+       return std::make_unique<FlowtuplePlugin>(o, p, iv);
+     }},
+};
+
+int line_of(const YAML::Node& n) {
+  try {
+    return n.IsDefined() ? yaml_line(n) : 0;
+  } catch (const YAML::Exception&) {
+    return 0;
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> plugin_names() {
+  std::vector<std::string> v;
+  for (const Entry& e : kPlugins) v.emplace_back(e.name);
+  return v;
+}
+
+std::unique_ptr<Plugin> make_plugin(const std::string& name, const YAML::Node& options,
+                                    const std::string& path, uint32_t interval_seconds) {
+  const std::string p = path.empty() ? "plugins." + name : path;
+  for (const Entry& e : kPlugins) {
+    if (name == e.name) return e.make(options, p, interval_seconds);
+  }
+  std::string known;
+  for (const Entry& e : kPlugins) known += (known.empty() ? "" : ", ") + std::string(e.name);
+  throw ConfigError(p, line_of(options), "unknown plugin '" + name + "' (known: " + known + ")");
+}
+
+}  // namespace privateer
