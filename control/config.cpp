@@ -1,0 +1,447 @@
+#include "control/config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "control/naming.hpp"
+#include "plugins/registry.hpp"
+
+namespace privateer {
+
+namespace {
+
+// corsarotrace keys that mean nothing here. Each is accepted and ignored
+// with a warning: ignoring it cannot change what the plugins compute.
+struct IgnoredKey {
+  const char* key;
+  const char* why;
+};
+constexpr IgnoredKey kIgnoredKeys[] = {
+    // Where a corsarotagger takes meta-data requests. There is no tagger
+    // here; packets are read (untagged) from packetsource.
+    {"controlsocketname", "there is no corsarotagger; packets are read from packetsource"},
+    // Older corsarotrace's sockets to a corsarotagger; same reason.
+    {"tagsock", "there is no corsarotagger; packets are read from packetsource"},
+    {"subqueuename", "there is no corsarotagger; packets are read from packetsource"},
+    // Per-thread statistics files: the Prometheus endpoint and the run
+    // summary report the same counters.
+    {"statfilename", "per-thread statistics are served by the prometheus endpoint instead"},
+    // Only used by plugins writing libtimeseries output (corsaro's report
+    // plugin); no such plugin exists here.
+    {"libtimeseriesbackends", "no plugin here writes libtimeseries output"},
+    // libipmeta tags (geolocation, prefix2asn) are only read by corsaro's
+    // report plugin and by the remove* filters, neither of which is built.
+    {"tagproviders", "no plugin here reads libipmeta tags"},
+};
+
+// Keys of older corsarotrace versions whose effect we do not reproduce:
+// rejected (ignoring them would change the output), with a hint.
+struct LegacyKey {
+  const char* key;
+  const char* hint;
+};
+constexpr LegacyKey kLegacyKeys[] = {
+    {"inputuri", "is the old corsarotrace name of this option: use 'packetsource'"},
+    {"outputmode", "is an old corsarotrace option: output is always Avro (see output.avro_codec)"},
+    {"compressmethod", "is an old corsarotrace option: output is always Avro (see output.avro_codec)"},
+    {"compresslevel", "is an old corsarotrace option: output is always Avro (see output.avro_codec)"},
+    {"mergeoutput", "is an old corsarotrace option: worker results are always merged"},
+    {"basicfilter", "is an old corsarotrace option (a BPF filter): not supported"},
+    {"filterfile", "is an old corsarotrace option: not supported"},
+    {"promisc", "is an old corsarotrace option: not supported"},
+    {"tagging", "is an old corsarotrace option: not supported"},
+};
+
+// The corsaro3 tag filters. "no" is accepted; "yes" is an error.
+constexpr const char* kTagFilters[] = {"removespoofed", "removeerratic", "removerouted",
+                                       "removenotscan"};
+
+constexpr const char* kKnownKeys[] = {
+    "packetsource", "outtemplate", "monitorid", "logfilename", "interval",
+    "rotatefreq", "threads", "startboundaryts", "endboundaryts", "plugins",
+    "prometheus", "output", "progress", "ring_size", "max_gap_intervals", "log",
+};
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+int line_of(const YAML::Node& map, const char* key) { return yaml_line(map[key]); }
+
+// An unsigned integer option checked against [lo, hi].
+template <typename T>
+std::optional<T> get_ranged(const YAML::Node& map, const std::string& path, const char* key,
+                            uint64_t lo, uint64_t hi, const char* what) {
+  const auto v = get_opt<uint64_t>(map, path, key);
+  if (!v) return std::nullopt;
+  if (*v < lo || *v > hi) {
+    throw ConfigError(join_key(path, key), line_of(map, key),
+                      std::string("must be ") + what + ", got " + std::to_string(*v));
+  }
+  return static_cast<T>(*v);
+}
+
+void check_top_level_keys(const YAML::Node& root, Config& cfg) {
+  std::vector<std::string> seen;
+  for (const auto& kv : root) {
+    if (!kv.first.IsScalar()) {
+      throw ConfigError("(top level)", yaml_line(kv.first), "a key must be a plain name");
+    }
+    const std::string k = kv.first.Scalar();
+    const int line = yaml_line(kv.first);
+    if (std::find(seen.begin(), seen.end(), k) != seen.end()) {
+      throw ConfigError(k, line, "appears twice");
+    }
+    seen.push_back(k);
+    if (std::find_if(std::begin(kKnownKeys), std::end(kKnownKeys),
+                     [&](const char* n) { return k == n; }) != std::end(kKnownKeys)) {
+      continue;
+    }
+    if (std::find_if(std::begin(kTagFilters), std::end(kTagFilters),
+                     [&](const char* n) { return k == n; }) != std::end(kTagFilters)) {
+      continue;
+    }
+    bool handled = false;
+    for (const auto& ig : kIgnoredKeys) {
+      if (k == ig.key) {
+        cfg.warnings.push_back("config key '" + k + "' (line " + std::to_string(line) +
+                               ") is ignored: " + ig.why);
+        handled = true;
+      }
+    }
+    if (handled) continue;
+    for (const auto& lg : kLegacyKeys) {
+      if (k == lg.key) throw ConfigError(k, line, std::string("unknown key: it ") + lg.hint);
+    }
+    throw ConfigError(k, line, "unknown key");
+  }
+}
+
+std::vector<std::string> parse_packetsource(const YAML::Node& root) {
+  const YAML::Node n = root["packetsource"];
+  const int line = yaml_line(n);
+  std::vector<std::string> out;
+  if (n.IsScalar()) {
+    out.push_back(n.Scalar());
+  } else if (n.IsSequence()) {
+    size_t i = 0;
+    for (const auto& item : n) {
+      if (!item.IsScalar()) {
+        throw ConfigError("packetsource[" + std::to_string(i) + "]", yaml_line(item),
+                          "must be a libtrace URI (a string)");
+      }
+      out.push_back(item.Scalar());
+      ++i;
+    }
+    if (out.empty()) throw ConfigError("packetsource", line, "must name at least one URI");
+  } else {
+    throw ConfigError("packetsource", line, "must be a libtrace URI or a list of them");
+  }
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i].empty()) {
+      throw ConfigError(n.IsSequence() ? "packetsource[" + std::to_string(i) + "]" : "packetsource",
+                        n.IsSequence() ? yaml_line(n[i]) : line, "must not be empty");
+    }
+  }
+  return out;
+}
+
+std::string canonical_plugin_name(const std::string& name) {
+  // corsarotrace matches plugin names without regard to case.
+  for (const auto& known : plugin_names()) {
+    if (lower(known) == lower(name)) return known;
+  }
+  return {};
+}
+
+std::vector<PluginSpec> parse_plugins(const YAML::Node& root) {
+  const YAML::Node list = root["plugins"];
+  if (!list.IsSequence()) {
+    throw ConfigError("plugins", yaml_line(list),
+                      "must be a list of plugin names or one-key maps (name: options)");
+  }
+  std::vector<PluginSpec> out;
+  size_t index = 0;
+  for (const auto& item : list) {
+    const int line = yaml_line(item);
+    const std::string at = "plugins[" + std::to_string(index) + "]";
+    std::string name;
+    YAML::Node options;
+    if (item.IsScalar()) {
+      name = item.Scalar();
+    } else if (item.IsMap()) {
+      if (item.size() != 1) {
+        throw ConfigError(at, line,
+                          "must be a plugin name or a map with exactly one key (the plugin name), "
+                          "has " + std::to_string(item.size()) + " keys");
+      }
+      const auto kv = *item.begin();
+      if (!kv.first.IsScalar()) throw ConfigError(at, line, "the plugin name must be a string");
+      name = kv.first.Scalar();
+      options = kv.second;
+    } else {
+      throw ConfigError(at, line, "must be a plugin name or a one-key map (name: options)");
+    }
+    const std::string canonical = canonical_plugin_name(name);
+    const std::string path = "plugins." + (canonical.empty() ? name : canonical);
+    if (canonical.empty()) {
+      std::string avail;
+      for (const auto& n : plugin_names()) avail += (avail.empty() ? "" : ", ") + n;
+      throw ConfigError(path, line,
+                        "unknown plugin '" + name + "' (available: " +
+                            (avail.empty() ? std::string("none") : avail) + ")");
+    }
+    for (const auto& prev : out) {
+      if (prev.name == canonical) {
+        throw ConfigError(path, line,
+                          "plugin listed twice (first at line " + std::to_string(prev.line) +
+                              "); its outputs would share file names");
+      }
+    }
+    if (!options.IsDefined() || options.IsNull()) {
+      options = YAML::Node(YAML::NodeType::Map);
+    } else if (!options.IsMap()) {
+      throw ConfigError(path, yaml_line(options), "plugin options must be a mapping (key: value)");
+    }
+    out.push_back(PluginSpec{canonical, options, path, line});
+    ++index;
+  }
+  if (out.empty()) throw ConfigError("plugins", yaml_line(list), "must list at least one plugin");
+  return out;
+}
+
+void check_listen(const std::string& listen, int line) {
+  const char* key = "prometheus.listen";
+  std::string host, port;
+  if (!listen.empty() && listen[0] == '[') {
+    const size_t close = listen.find("]:");
+    if (close == std::string::npos) {
+      throw ConfigError(key, line, "must be host:port or [ipv6]:port, got '" + listen + "'");
+    }
+    host = listen.substr(1, close - 1);
+    port = listen.substr(close + 2);
+  } else {
+    const size_t colon = listen.rfind(':');
+    if (colon == std::string::npos || listen.find(':') != colon) {
+      throw ConfigError(key, line, "must be host:port or [ipv6]:port, got '" + listen + "'");
+    }
+    host = listen.substr(0, colon);
+    port = listen.substr(colon + 1);
+  }
+  if (host.empty()) {
+    throw ConfigError(key, line, "needs a host (0.0.0.0 for every interface), got '" + listen + "'");
+  }
+  if (port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); }) ||
+      std::stoul(port) > 65535) {
+    throw ConfigError(key, line, "port must be 0..65535, got '" + port + "'");
+  }
+}
+
+void parse_prometheus(const YAML::Node& root, Config& cfg) {
+  const YAML::Node p = root["prometheus"];
+  if (!p.IsDefined() || p.IsNull()) return;
+  reject_unknown_keys(p, "prometheus", {"enabled", "listen"});
+  if (auto v = get_onoff(p, "prometheus", "enabled")) cfg.prometheus.enabled = *v;
+  if (auto v = get_opt<std::string>(p, "prometheus", "listen")) {
+    check_listen(*v, line_of(p, "listen"));
+    cfg.prometheus.listen = *v;
+  }
+}
+
+void parse_output(const YAML::Node& root, Config& cfg) {
+  const YAML::Node o = root["output"];
+  if (!o.IsDefined() || o.IsNull()) return;
+  reject_unknown_keys(o, "output", {"avro_codec", "avro_block_size"});
+  if (auto v = get_opt<std::string>(o, "output", "avro_codec")) {
+    const std::string c = lower(*v);
+    if (c != "deflate" && c != "snappy" && c != "null") {
+      throw ConfigError("output.avro_codec", line_of(o, "avro_codec"),
+                        "must be deflate, snappy or null, got '" + *v + "'");
+    }
+    cfg.output.avro_codec = c;
+  }
+  if (auto v = get_ranged<uint32_t>(o, "output", "avro_block_size", 1024, 64u << 20,
+                                    "1024..67108864 bytes")) {
+    cfg.output.avro_block_size = *v;
+  }
+}
+
+void parse_progress(const YAML::Node& root, Config& cfg) {
+  const auto v = get_opt<std::string>(root, "", "progress");
+  if (!v) return;
+  const std::string s = lower(*v);
+  if (s == "auto") {
+    cfg.progress = ProgressMode::auto_detect;
+  } else if (s == "yes" || s == "true" || s == "on" || s == "y") {
+    cfg.progress = ProgressMode::yes;
+  } else if (s == "no" || s == "false" || s == "off" || s == "n") {
+    cfg.progress = ProgressMode::no;
+  } else {
+    throw ConfigError("progress", line_of(root, "progress"), "must be auto, yes or no, got '" + *v + "'");
+  }
+}
+
+void parse_log(const YAML::Node& root, Config& cfg) {
+  const YAML::Node l = root["log"];
+  if (!l.IsDefined() || l.IsNull()) return;
+  reject_unknown_keys(l, "log", {"level"});
+  const auto v = get_opt<std::string>(l, "log", "level");
+  if (!v) return;
+  const std::string s = lower(*v);
+  if (s == "debug") {
+    cfg.log_level = LogLevel::debug;
+  } else if (s == "info") {
+    cfg.log_level = LogLevel::info;
+  } else if (s == "warning" || s == "warn") {
+    cfg.log_level = LogLevel::warning;
+  } else if (s == "error") {
+    cfg.log_level = LogLevel::error;
+  } else {
+    throw ConfigError("log.level", line_of(l, "level"),
+                      "must be debug, info, warning or error, got '" + *v + "'");
+  }
+}
+
+// The output template must give every output file its own name.
+void check_template(const YAML::Node& root, const Config& cfg) {
+  const int line = line_of(root, "outtemplate");
+  const std::string& t = cfg.outtemplate;
+  if (t.empty()) throw ConfigError("outtemplate", line, "must not be empty");
+  // Every plugin writes at least one output stream named through %P, and
+  // some write several, so a template without %P would give them one file
+  // name. corsaro (1.x) rejected such templates too.
+  if (!template_has_plugin(t)) {
+    throw ConfigError("outtemplate", line,
+                      "must contain %P (the plugin's output name) so that outputs get distinct "
+                      "file names, got '" + t + "'");
+  }
+  if (template_has_monitor(t) && cfg.monitorid.empty()) {
+    throw ConfigError("outtemplate", line, "uses %N but monitorid is not set");
+  }
+  if (cfg.rotatefreq == 0) return;
+  if (!template_has_time(t)) {
+    throw ConfigError("outtemplate", line,
+                      "has no time conversion (%s or a strftime one such as %Y%m%d-%H%M), so with "
+                      "rotatefreq " + std::to_string(cfg.rotatefreq) +
+                          " every rotated file would get the same name; add one, or set rotatefreq: 0");
+  }
+  // Consecutive files must differ (e.g. %Y%m%d with hourly files does not).
+  const uint64_t period = uint64_t{cfg.interval} * cfg.rotatefreq;
+  for (uint64_t base : {uint64_t{1577836800} /* 2020-01-01 */, uint64_t{1709164800} /* 2024-02-29 */}) {
+    uint64_t t0 = base - base % period;
+    std::string prev = expand_template(t, "p", cfg.monitorid, t0);
+    for (int k = 1; k <= 48; ++k) {
+      const std::string next = expand_template(t, "p", cfg.monitorid, t0 + k * period);
+      if (next == prev) {
+        throw ConfigError("outtemplate", line,
+                          "gives two consecutive output files (rotating every " +
+                              std::to_string(period) + " s) the same name '" + next +
+                              "'; add %s or a finer time conversion");
+      }
+      prev = next;
+    }
+  }
+}
+
+Config parse_root(const YAML::Node& root) {
+  Config cfg;
+  if (!root.IsDefined() || root.IsNull()) throw ConfigError("(file)", 0, "is empty");
+  if (!root.IsMap()) throw ConfigError("(top level)", yaml_line(root), "must be a mapping (key: value)");
+  check_top_level_keys(root, cfg);
+
+  const int root_line = yaml_line(root);
+  for (const char* req : {"packetsource", "outtemplate", "plugins"}) {
+    const YAML::Node n = root[req];
+    if (!n.IsDefined() || n.IsNull()) {
+      throw ConfigError(req, n.IsDefined() ? yaml_line(n) : root_line,
+                        "is required but missing");
+    }
+  }
+
+  cfg.packetsources = parse_packetsource(root);
+  cfg.outtemplate = *get_opt<std::string>(root, "", "outtemplate");
+  if (auto v = get_opt<std::string>(root, "", "monitorid")) cfg.monitorid = *v;
+  if (auto v = get_opt<std::string>(root, "", "logfilename")) cfg.logfilename = *v;
+
+  if (auto v = get_ranged<uint32_t>(root, "", "interval", 1, 366 * 86400, "1..31622400 seconds")) {
+    cfg.interval = *v;
+  }
+  if (auto v = get_ranged<uint32_t>(root, "", "rotatefreq", 0, 1000000,
+                                    "0..1000000 intervals (0: one file for the run)")) {
+    cfg.rotatefreq = *v;
+  }
+  if (auto v = get_ranged<unsigned>(root, "", "threads", 1, 64, "1..64")) cfg.threads = *v;
+  if (auto v = get_opt<uint64_t>(root, "", "startboundaryts")) cfg.startboundaryts = *v;
+  if (auto v = get_opt<uint64_t>(root, "", "endboundaryts")) cfg.endboundaryts = *v;
+  if (cfg.endboundaryts != 0 && cfg.endboundaryts <= cfg.startboundaryts) {
+    throw ConfigError("endboundaryts", line_of(root, "endboundaryts"),
+                      "must be after startboundaryts (" + std::to_string(cfg.startboundaryts) +
+                          "), got " + std::to_string(cfg.endboundaryts));
+  }
+  for (const char* f : kTagFilters) {
+    if (get_onoff(root, "", f).value_or(false)) {
+      throw ConfigError(f, line_of(root, f),
+                        "is not built yet: the corsaro3 tag filters (removespoofed, removeerratic, "
+                        "removerouted, removenotscan) are not implemented; set it to no or remove it");
+    }
+  }
+
+  parse_prometheus(root, cfg);
+  parse_output(root, cfg);
+  parse_progress(root, cfg);
+  if (auto v = get_ranged<uint32_t>(root, "", "ring_size", 2, 65536, "a power of two, 2..65536")) {
+    if ((*v & (*v - 1)) != 0) {
+      throw ConfigError("ring_size", line_of(root, "ring_size"),
+                        "must be a power of two, 2..65536, got " + std::to_string(*v));
+    }
+    cfg.ring_size = *v;
+  }
+  if (auto v = get_ranged<uint32_t>(root, "", "max_gap_intervals", 0,
+                                    std::numeric_limits<uint32_t>::max(), "0..4294967295")) {
+    cfg.max_gap_intervals = *v;
+  }
+  parse_log(root, cfg);
+
+  cfg.plugins = parse_plugins(root);
+  check_template(root, cfg);
+  return cfg;
+}
+
+}  // namespace
+
+Config parse_config(const std::string& yaml_text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError("(file)", e.mark.line >= 0 ? e.mark.line + 1 : 0, "YAML syntax error: " + e.msg);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError("(file)", e.mark.line >= 0 ? e.mark.line + 1 : 0, "YAML error: " + e.msg);
+  }
+  try {
+    return parse_root(root);
+  } catch (const YAML::Exception& e) {
+    // A conversion not caught by the typed getters: still name the place.
+    throw ConfigError("(file)", e.mark.line >= 0 ? e.mark.line + 1 : 0, e.msg);
+  }
+}
+
+Config load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError("(file)", 0, "cannot read '" + path + "': " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw ConfigError("(file)", 0, "cannot read '" + path + "': " + std::strerror(errno));
+  Config cfg = parse_config(text.str());
+  cfg.source_path = path;
+  return cfg;
+}
+
+}  // namespace privateer

@@ -1,0 +1,92 @@
+// The run configuration: a corsarotrace-compatible YAML file plus Privateer's
+// own sections. Every error is a ConfigError naming the dotted key and its
+// line (plugins/common/options.hpp).
+//
+// corsarotrace keys (same meaning and defaults unless noted):
+//   packetsource     libtrace URI, or a YAML list of URIs read one after the other (required)
+//   outtemplate      output file name template, see control/naming.hpp (required; must
+//                    contain %P; must contain %N only if monitorid is set)
+//   monitorid        fills %N
+//   logfilename      log file, used when logging to a file
+//   interval         seconds per interval (default 60)
+//   rotatefreq       intervals per output file (default 4, as corsarotrace; 0: one
+//                    file for the whole run)
+//   threads          worker threads, 1..64 (default 1; corsarotrace's default differed
+//                    between its versions, 2 or 4)
+//   startboundaryts  unix seconds; packets before it are skipped (0 / absent: none)
+//   endboundaryts    unix seconds; the run stops at the first packet at or after it
+//                    (0 / absent: none)
+//   removespoofed, removeerratic, removerouted, removenotscan
+//                    accepted as "no" only: the corsaro3 tag filters are not built yet
+//   plugins          list; each item a plugin name or a one-key map name -> options (required)
+// corsarotrace keys that do not apply here are accepted and ignored, each
+// adding a line to Config::warnings (see config.cpp for the list and why).
+//
+// Privateer's own keys:
+//   prometheus: {enabled: yes, listen: "127.0.0.1:9761"}
+//   output: {avro_codec: deflate|snappy|null, avro_block_size: bytes}
+//   progress: auto|yes|no
+//   ring_size: per-worker ring slots (batches in flight), a power of two
+//   max_gap_intervals: a forward time jump over more intervals than this is not
+//                      filled with empty intervals (default 1440)
+//   log: {level: debug|info|warning|error}
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "control/log.hpp"
+#include "plugins/common/options.hpp"
+
+namespace privateer {
+
+struct PluginSpec {
+  std::string name;      // as in plugins/registry.hpp (canonical spelling)
+  YAML::Node options;    // the plugin's option map; an empty map when none given
+  std::string path;      // dotted key prefix for the plugin's errors: "plugins.flowtuple"
+  int line = 0;          // line of the plugin's item in the file
+};
+
+enum class ProgressMode { auto_detect, yes, no };
+
+struct Config {
+  // corsarotrace keys
+  std::vector<std::string> packetsources;   // at least one, in reading order
+  std::string outtemplate;
+  std::string monitorid;                    // "" when not set
+  std::string logfilename;                  // "" when not set
+  uint32_t interval = 60;                   // seconds, >= 1
+  uint32_t rotatefreq = 4;                  // intervals per output file; 0: never rotate
+  unsigned threads = 1;                     // 1..64
+  uint64_t startboundaryts = 0;             // 0: none
+  uint64_t endboundaryts = 0;               // 0: none; else > startboundaryts
+
+  // Privateer's own
+  struct Prometheus {
+    bool enabled = true;
+    std::string listen = "127.0.0.1:9761";  // host:port or [v6]:port; port 0: any free port
+  } prometheus;
+  struct Output {
+    std::string avro_codec = "deflate";     // "deflate", "snappy" or "null" (avro-c's names)
+    uint32_t avro_block_size = 16 * 1024;   // bytes, 1 KiB..64 MiB (corsaro3 used 16 KiB)
+  } output;
+  ProgressMode progress = ProgressMode::auto_detect;
+  uint32_t ring_size = 16;                  // power of two, 2..65536
+  uint32_t max_gap_intervals = 1440;        // 0: never fill a gap
+  LogLevel log_level = LogLevel::info;
+
+  std::vector<PluginSpec> plugins;          // at least one, no name twice, in file order
+  std::vector<std::string> warnings;        // ignored keys etc., to log at start-up
+  std::string source_path;                  // the file load_config read; "" for parse_config
+};
+
+// Reads and checks a config file. Throws ConfigError: key "(file)" when the
+// file cannot be read or is not valid YAML (with the parser's line).
+Config load_config(const std::string& path);
+// The same from YAML text.
+Config parse_config(const std::string& yaml_text);
+
+}  // namespace privateer

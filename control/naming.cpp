@@ -1,0 +1,110 @@
+#include "control/naming.hpp"
+
+#include <cstring>
+#include <ctime>
+#include <optional>
+#include <vector>
+
+namespace privateer {
+
+namespace {
+
+// One conversion of the template: tmpl[begin, end) is the whole "%...X".
+struct Conversion {
+  size_t begin = 0;
+  size_t end = 0;
+  char conv = 0;
+};
+
+// Parses the conversion starting at tmpl[i] == '%': glibc flags, a width and
+// an E/O modifier, then the conversion character. nullopt when the template
+// ends before the conversion character.
+std::optional<Conversion> parse_conversion(const std::string& tmpl, size_t i) {
+  size_t j = i + 1;
+  const size_t n = tmpl.size();
+  while (j < n && std::strchr("-_0^#", tmpl[j]) != nullptr && tmpl[j] != '\0') ++j;
+  while (j < n && tmpl[j] >= '0' && tmpl[j] <= '9') ++j;
+  if (j < n && (tmpl[j] == 'E' || tmpl[j] == 'O')) ++j;
+  if (j >= n) return std::nullopt;
+  return Conversion{i, j + 1, tmpl[j]};
+}
+
+std::string strftime_one(const std::string& spec, const std::tm& tm) {
+  // A leading character keeps a legitimately empty result (e.g. %p in some
+  // locales) apart from strftime's "did not fit" return of 0.
+  const std::string fmt = "x" + spec;
+  std::vector<char> buf(128);
+  while (buf.size() <= 65536) {
+    const size_t len = std::strftime(buf.data(), buf.size(), fmt.c_str(), &tm);
+    if (len > 0) return std::string(buf.data() + 1, len - 1);
+    buf.resize(buf.size() * 4);
+  }
+  return spec;  // unreasonably long expansion: keep the conversion as written
+}
+
+// Calls f(conv) for every conversion character in the template.
+template <typename F>
+bool any_conversion(const std::string& tmpl, F f) {
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    if (tmpl[i] != '%') continue;
+    const auto c = parse_conversion(tmpl, i);
+    if (!c) return false;
+    if (f(c->conv)) return true;
+    i = c->end - 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string expand_template(const std::string& tmpl, const std::string& plugin,
+                            const std::string& monitorid, uint64_t unix_time) {
+  std::tm tm{};
+  bool have_tm = false;
+  std::string out;
+  out.reserve(tmpl.size() + plugin.size() + monitorid.size() + 16);
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    if (tmpl[i] != '%') {
+      out.push_back(tmpl[i]);
+      continue;
+    }
+    const auto c = parse_conversion(tmpl, i);
+    if (!c) {  // template ends inside a conversion: keep the rest literally
+      out.append(tmpl, i, std::string::npos);
+      break;
+    }
+    switch (c->conv) {
+      case 'P': out += plugin; break;
+      case 'N': out += monitorid; break;
+      case 's': out += std::to_string(unix_time); break;
+      case '%': out.push_back('%'); break;
+      default: {
+        if (!have_tm) {
+          const time_t t = static_cast<time_t>(unix_time);
+          gmtime_r(&t, &tm);
+          have_tm = true;
+        }
+        out += strftime_one(tmpl.substr(c->begin, c->end - c->begin), tm);
+      }
+    }
+    i = c->end - 1;
+  }
+  return out;
+}
+
+bool template_has_plugin(const std::string& tmpl) {
+  return any_conversion(tmpl, [](char c) { return c == 'P'; });
+}
+
+bool template_has_monitor(const std::string& tmpl) {
+  return any_conversion(tmpl, [](char c) { return c == 'N'; });
+}
+
+bool template_has_time(const std::string& tmpl) {
+  // %n and %t are a newline and a tab: constant, like %%.
+  return any_conversion(tmpl, [](char c) {
+    return c != 'P' && c != 'N' && c != '%' && c != 'n' && c != 't';
+  });
+}
+
+}  // namespace privateer

@@ -1,0 +1,486 @@
+// The config loader and output naming: every error names its key and line;
+// valid Privateer and corsarotrace-style configs parse; expand_template agrees
+// with strftime on UTC time.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <unistd.h>
+
+#include "control/config.hpp"
+#include "control/naming.hpp"
+
+namespace privateer {
+namespace {
+
+// 1-based line of the first line of `text` containing `needle`.
+int line_of(const std::string& text, const std::string& needle) {
+  const size_t pos = text.find(needle);
+  EXPECT_NE(pos, std::string::npos) << needle;
+  int line = 1;
+  for (size_t i = 0; i < pos; ++i) line += text[i] == '\n';
+  return line;
+}
+
+// Parses `text`, expects a ConfigError for `key` at `line` whose what()
+// names both, and returns what().
+std::string expect_error(const std::string& text, const std::string& key, int line) {
+  try {
+    parse_config(text);
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(e.key(), key) << what;
+    EXPECT_EQ(e.line(), line) << what;
+    EXPECT_NE(what.find("'" + key + "'"), std::string::npos) << what;
+    if (line > 0) {
+      EXPECT_NE(what.find("(line " + std::to_string(line) + ")"), std::string::npos) << what;
+    }
+    return what;
+  }
+  ADD_FAILURE() << "no ConfigError for:\n" << text;
+  return {};
+}
+
+const std::string kBase =
+    "packetsource: pcapfile:quickstart/telescope.pcap\n"
+    "outtemplate: /tmp/out/%N-%P-%s.avro\n"
+    "monitorid: test\n"
+    "plugins:\n"
+    "  - flowtuple\n";
+
+std::string with(const std::string& extra) { return kBase + extra; }
+
+TEST(Config, MinimalHasDefaults) {
+  const Config c = parse_config(kBase);
+  ASSERT_EQ(c.packetsources.size(), 1u);
+  EXPECT_EQ(c.packetsources[0], "pcapfile:quickstart/telescope.pcap");
+  EXPECT_EQ(c.outtemplate, "/tmp/out/%N-%P-%s.avro");
+  EXPECT_EQ(c.monitorid, "test");
+  EXPECT_EQ(c.logfilename, "");
+  EXPECT_EQ(c.interval, 60u);
+  EXPECT_EQ(c.rotatefreq, 4u);
+  EXPECT_EQ(c.threads, 1u);
+  EXPECT_EQ(c.startboundaryts, 0u);
+  EXPECT_EQ(c.endboundaryts, 0u);
+  EXPECT_TRUE(c.prometheus.enabled);
+  EXPECT_EQ(c.prometheus.listen, "127.0.0.1:9761");
+  EXPECT_EQ(c.output.avro_codec, "deflate");
+  EXPECT_EQ(c.output.avro_block_size, 16u * 1024);
+  EXPECT_EQ(c.progress, ProgressMode::auto_detect);
+  EXPECT_EQ(c.ring_size, 16u);
+  EXPECT_EQ(c.max_gap_intervals, 1440u);
+  EXPECT_EQ(c.log_level, LogLevel::info);
+  ASSERT_EQ(c.plugins.size(), 1u);
+  EXPECT_EQ(c.plugins[0].name, "flowtuple");
+  EXPECT_EQ(c.plugins[0].path, "plugins.flowtuple");
+  EXPECT_EQ(c.plugins[0].line, 5);
+  EXPECT_TRUE(c.plugins[0].options.IsMap());
+  EXPECT_EQ(c.plugins[0].options.size(), 0u);
+  EXPECT_TRUE(c.warnings.empty());
+  EXPECT_EQ(c.source_path, "");
+}
+
+TEST(Config, FullValidConfig) {
+  const std::string text =
+      "packetsource:\n"
+      "  - pcapfile:/data/a.pcap.gz\n"
+      "  - pcapfile:/data/b.pcap.gz\n"
+      "outtemplate: \"/data/out/%Y/%m/%d/%N.%P.%s.avro\"\n"
+      "monitorid: telescope-1\n"
+      "logfilename: /var/log/privateer.log\n"
+      "interval: 300\n"
+      "rotatefreq: 12\n"
+      "threads: 8\n"
+      "startboundaryts: 1700000000\n"
+      "endboundaryts: 1700086400\n"
+      "removespoofed: no\n"
+      "removeerratic: no\n"
+      "removerouted: false\n"
+      "removenotscan: disabled\n"
+      "prometheus:\n"
+      "  enabled: no\n"
+      "  listen: \"[::1]:9100\"\n"
+      "output:\n"
+      "  avro_codec: snappy\n"
+      "  avro_block_size: 65536\n"
+      "progress: no\n"
+      "ring_size: 64\n"
+      "max_gap_intervals: 10\n"
+      "log:\n"
+      "  level: debug\n"
+      "plugins:\n"
+      "  - flowtuple:\n"
+      "      sorttuples: yes\n";
+  const Config c = parse_config(text);
+  ASSERT_EQ(c.packetsources.size(), 2u);
+  EXPECT_EQ(c.packetsources[1], "pcapfile:/data/b.pcap.gz");
+  EXPECT_EQ(c.outtemplate, "/data/out/%Y/%m/%d/%N.%P.%s.avro");
+  EXPECT_EQ(c.monitorid, "telescope-1");
+  EXPECT_EQ(c.logfilename, "/var/log/privateer.log");
+  EXPECT_EQ(c.interval, 300u);
+  EXPECT_EQ(c.rotatefreq, 12u);
+  EXPECT_EQ(c.threads, 8u);
+  EXPECT_EQ(c.startboundaryts, 1700000000u);
+  EXPECT_EQ(c.endboundaryts, 1700086400u);
+  EXPECT_FALSE(c.prometheus.enabled);
+  EXPECT_EQ(c.prometheus.listen, "[::1]:9100");
+  EXPECT_EQ(c.output.avro_codec, "snappy");
+  EXPECT_EQ(c.output.avro_block_size, 65536u);
+  EXPECT_EQ(c.progress, ProgressMode::no);
+  EXPECT_EQ(c.ring_size, 64u);
+  EXPECT_EQ(c.max_gap_intervals, 10u);
+  EXPECT_EQ(c.log_level, LogLevel::debug);
+  ASSERT_EQ(c.plugins.size(), 1u);
+  EXPECT_EQ(c.plugins[0].name, "flowtuple");
+  EXPECT_EQ(c.plugins[0].line, line_of(text, "- flowtuple"));
+  ASSERT_TRUE(c.plugins[0].options.IsMap());
+  EXPECT_TRUE(c.plugins[0].options["sorttuples"].as<bool>());
+  EXPECT_TRUE(c.warnings.empty());
+}
+
+// Written the way corsaro3's corsarotrace documentation describes a config,
+// including keys that do not apply here.
+TEST(Config, CorsarotraceStyleConfigParses) {
+  const std::string text =
+      "# corsarotrace configuration\n"
+      "outtemplate: \"/flowtuple/tmp/telescope-%s-%N.%P\"\n"
+      "logfilename: \"/flowtuple/corsarotrace.log\"\n"
+      "statfilename: \"/tmp/mystats\"\n"
+      "packetsource: pcapfile:/traces/telescope.pcap.gz\n"
+      "controlsocketname: ipc:///tmp/corsarotagger-control\n"
+      "monitorid: ucsd-nt\n"
+      "interval: 60\n"
+      "rotatefreq: 60\n"
+      "threads: 4\n"
+      "startboundaryts: 1546300800\n"
+      "endboundaryts: 1546304400\n"
+      "removespoofed: no\n"
+      "removeerratic: no\n"
+      "removerouted: no\n"
+      "removenotscan: no\n"
+      "libtimeseriesbackends:\n"
+      "  - ascii:\n"
+      "      file: /tmp/ts.gz\n"
+      "      compress: 1\n"
+      "plugins:\n"
+      " - flowtuple:\n"
+      "     sorttuples: yes\n"
+      "     mergethreads: 4\n"
+      "     avrooutput: deflate\n";
+  const Config c = parse_config(text);
+  EXPECT_EQ(c.packetsources, std::vector<std::string>{"pcapfile:/traces/telescope.pcap.gz"});
+  EXPECT_EQ(c.monitorid, "ucsd-nt");
+  EXPECT_EQ(c.rotatefreq, 60u);
+  EXPECT_EQ(c.threads, 4u);
+  EXPECT_EQ(c.startboundaryts, 1546300800u);
+  EXPECT_EQ(c.endboundaryts, 1546304400u);
+  ASSERT_EQ(c.plugins.size(), 1u);
+  EXPECT_EQ(c.plugins[0].options["mergethreads"].as<int>(), 4);
+  EXPECT_EQ(c.plugins[0].options["avrooutput"].as<std::string>(), "deflate");
+  ASSERT_EQ(c.warnings.size(), 3u);
+  EXPECT_NE(c.warnings[0].find("'statfilename' (line 4)"), std::string::npos) << c.warnings[0];
+  EXPECT_NE(c.warnings[1].find("'controlsocketname' (line 6)"), std::string::npos) << c.warnings[1];
+  EXPECT_NE(c.warnings[2].find("'libtimeseriesbackends' (line 17)"), std::string::npos) << c.warnings[2];
+  // The expanded name follows corsaro's placeholders.
+  EXPECT_EQ(expand_template(c.outtemplate, "flowtuple", c.monitorid, 1546300800),
+            "/flowtuple/tmp/telescope-1546300800-ucsd-nt.flowtuple");
+}
+
+TEST(Config, ExampleConfigsParse) {
+  const char* root = std::getenv("PRIVATEER_SOURCE_ROOT");
+  const std::filesystem::path dir =
+      std::filesystem::path(root ? root : ".") / "configs";
+  for (const char* name : {"quickstart.yaml", "corsarotrace-flowtuple.yaml"}) {
+    if (!std::filesystem::exists(dir / name)) GTEST_SKIP() << (dir / name) << " absent";
+    const Config c = load_config((dir / name).string());
+    EXPECT_EQ(c.source_path, (dir / name).string());
+    EXPECT_EQ(c.plugins.at(0).name, "flowtuple") << name;
+  }
+}
+
+TEST(ConfigErrors, UnknownTopLevelKey) {
+  const std::string text = with("bogus: 1\n");
+  const std::string what = expect_error(text, "bogus", line_of(text, "bogus"));
+  EXPECT_NE(what.find("unknown key"), std::string::npos) << what;
+}
+
+TEST(ConfigErrors, UnknownKeyInPrometheus) {
+  const std::string text = with("prometheus:\n  enabled: yes\n  port: 9000\n");
+  expect_error(text, "prometheus.port", line_of(text, "port:"));
+}
+
+TEST(ConfigErrors, UnknownKeyInOutputAndLog) {
+  std::string text = with("output:\n  codec: snappy\n");
+  expect_error(text, "output.codec", line_of(text, "codec:"));
+  text = with("log:\n  lvl: info\n");
+  expect_error(text, "log.lvl", line_of(text, "lvl:"));
+}
+
+TEST(ConfigErrors, LegacyCorsarotraceKeyGetsHint) {
+  const std::string text = with("inputuri: pcapfile:x.pcap\n");
+  const std::string what = expect_error(text, "inputuri", line_of(text, "inputuri"));
+  EXPECT_NE(what.find("packetsource"), std::string::npos) << what;
+}
+
+TEST(ConfigErrors, WrongType) {
+  const std::string text = with("interval: abc\n");
+  const std::string what = expect_error(text, "interval", line_of(text, "interval"));
+  EXPECT_NE(what.find("abc"), std::string::npos) << what;
+
+  const std::string t2 = with("prometheus:\n  enabled: maybe\n");
+  expect_error(t2, "prometheus.enabled", line_of(t2, "maybe"));
+  const std::string t3 = with("prometheus: yes\n");
+  expect_error(t3, "prometheus", line_of(t3, "prometheus"));
+  const std::string t5 =
+      "packetsource: {a: b}\nouttemplate: x-%P-%s\nplugins: [flowtuple]\n";
+  expect_error(t5, "packetsource", 1);
+}
+
+TEST(ConfigErrors, Negative) {
+  std::string text = with("interval: -5\n");
+  std::string what = expect_error(text, "interval", line_of(text, "interval"));
+  EXPECT_NE(what.find("-5"), std::string::npos) << what;
+  text = with("threads: -1\n");
+  expect_error(text, "threads", line_of(text, "threads"));
+  text = with("startboundaryts: -100\n");
+  expect_error(text, "startboundaryts", line_of(text, "startboundaryts"));
+}
+
+TEST(ConfigErrors, InvalidValues) {
+  std::string text = with("interval: 0\n");
+  expect_error(text, "interval", line_of(text, "interval"));
+  text = with("threads: 0\n");
+  expect_error(text, "threads", line_of(text, "threads"));
+  text = with("threads: 65\n");
+  expect_error(text, "threads", line_of(text, "threads"));
+  text = with("startboundaryts: 2000\nendboundaryts: 2000\n");
+  expect_error(text, "endboundaryts", line_of(text, "endboundaryts"));
+  text = with("startboundaryts: 2000\nendboundaryts: 1000\n");
+  expect_error(text, "endboundaryts", line_of(text, "endboundaryts"));
+  text = with("ring_size: 100\n");
+  expect_error(text, "ring_size", line_of(text, "ring_size"));
+  text = with("ring_size: 1\n");
+  expect_error(text, "ring_size", line_of(text, "ring_size"));
+  text = with("output:\n  avro_codec: lz4\n");
+  expect_error(text, "output.avro_codec", line_of(text, "lz4"));
+  text = with("output:\n  avro_block_size: 10\n");
+  expect_error(text, "output.avro_block_size", line_of(text, "avro_block_size"));
+  text = with("progress: sometimes\n");
+  expect_error(text, "progress", line_of(text, "progress"));
+  text = with("log:\n  level: loud\n");
+  expect_error(text, "log.level", line_of(text, "loud"));
+  text = with("prometheus:\n  listen: localhost\n");
+  expect_error(text, "prometheus.listen", line_of(text, "listen"));
+  text = with("prometheus:\n  listen: \"127.0.0.1:70000\"\n");
+  expect_error(text, "prometheus.listen", line_of(text, "listen"));
+  text = with("interval: 60\ninterval: 30\n");
+  expect_error(text, "interval", line_of(text, "interval: 30"));
+}
+
+TEST(ConfigErrors, MissingRequired) {
+  std::string text = "outtemplate: x-%P-%s\nplugins: [flowtuple]\n";
+  std::string what = expect_error(text, "packetsource", 1);
+  EXPECT_NE(what.find("required"), std::string::npos) << what;
+  text = "packetsource: a.pcap\nplugins: [flowtuple]\n";
+  expect_error(text, "outtemplate", 1);
+  text = "packetsource: a.pcap\nouttemplate: x-%P-%s\n";
+  expect_error(text, "plugins", 1);
+  text = "packetsource: a.pcap\nouttemplate: x-%P-%s\nplugins: []\n";
+  expect_error(text, "plugins", 3);
+  text = "packetsource: []\nouttemplate: x-%P-%s\nplugins: [flowtuple]\n";
+  expect_error(text, "packetsource", 1);
+}
+
+TEST(ConfigErrors, UnknownPlugin) {
+  const std::string text = with("  - nosuchplugin:\n      x: 1\n");
+  const std::string what = expect_error(text, "plugins.nosuchplugin", line_of(text, "nosuchplugin"));
+  EXPECT_NE(what.find("flowtuple"), std::string::npos) << what;  // lists what exists
+}
+
+TEST(ConfigErrors, BadPluginItems) {
+  std::string text = with("  - flowtuple\n");
+  expect_error(text, "plugins.flowtuple", 6);  // listed twice
+  text = "packetsource: a\nouttemplate: x-%P-%s\nplugins:\n  - flowtuple: 3\n";
+  expect_error(text, "plugins.flowtuple", 4);
+  text = "packetsource: a\nouttemplate: x-%P-%s\nplugins:\n  - {flowtuple: {}, other: {}}\n";
+  expect_error(text, "plugins[0]", 4);
+  text = "packetsource: a\nouttemplate: x-%P-%s\nplugins: flowtuple\n";
+  expect_error(text, "plugins", 3);
+}
+
+TEST(Config, PluginNameIsCaseInsensitiveAndOptionsMayBeNull) {
+  const Config c = parse_config(
+      "packetsource: a\nouttemplate: x-%P-%s\nplugins:\n  - FlowTuple:\n");
+  ASSERT_EQ(c.plugins.size(), 1u);
+  EXPECT_EQ(c.plugins[0].name, "flowtuple");
+  EXPECT_TRUE(c.plugins[0].options.IsMap());
+}
+
+TEST(ConfigErrors, YamlSyntaxErrorHasLine) {
+  const std::string text =
+      "packetsource: a.pcap\n"
+      "outtemplate: x-%P-%s\n"
+      "interval: [60\n"
+      "threads: 2\n"
+      "plugins: [flowtuple]\n";
+  try {
+    parse_config(text);
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.key(), "(file)");
+    EXPECT_GE(e.line(), 3) << e.what();
+    EXPECT_NE(std::string(e.what()).find("(line " + std::to_string(e.line()) + ")"),
+              std::string::npos);
+  }
+  // An error the parser pins to one line.
+  const std::string t2 =
+      "packetsource: a.pcap\n"
+      "outtemplate: x-%P-%s\n"
+      "interval: 60: 70\n"
+      "plugins: [flowtuple]\n";
+  const std::string what = expect_error(t2, "(file)", 3);
+  EXPECT_NE(what.find("YAML"), std::string::npos) << what;
+}
+
+TEST(ConfigErrors, TagFiltersNotBuilt) {
+  for (const char* key : {"removespoofed", "removeerratic", "removerouted", "removenotscan"}) {
+    const std::string text = with(std::string(key) + ": yes\n");
+    const std::string what = expect_error(text, key, line_of(text, key));
+    EXPECT_NE(what.find("not built yet"), std::string::npos) << what;
+  }
+}
+
+TEST(ConfigErrors, Template) {
+  // No %P.
+  std::string text = "packetsource: a\nouttemplate: /out/%s.avro\nplugins: [flowtuple]\n";
+  std::string what = expect_error(text, "outtemplate", 2);
+  EXPECT_NE(what.find("%P"), std::string::npos) << what;
+  // "%%P" is a literal, not a %P.
+  text = "packetsource: a\nouttemplate: /out/%%P-%s.avro\nplugins: [flowtuple]\n";
+  expect_error(text, "outtemplate", 2);
+  // %N without monitorid.
+  text = "packetsource: a\nouttemplate: /out/%N-%P-%s\nplugins: [flowtuple]\n";
+  expect_error(text, "outtemplate", 2);
+  // Rotating, but no time in the name.
+  text = "packetsource: a\nouttemplate: /out/%P.avro\nplugins: [flowtuple]\n";
+  expect_error(text, "outtemplate", 2);
+  // Hourly files named by day.
+  text = "packetsource: a\nouttemplate: /out/%P-%Y%m%d.avro\nrotatefreq: 60\nplugins: [flowtuple]\n";
+  what = expect_error(text, "outtemplate", 2);
+  EXPECT_NE(what.find("same name"), std::string::npos) << what;
+  // One file for the whole run needs no time.
+  const Config c = parse_config("packetsource: a\nouttemplate: /out/%P.avro\nrotatefreq: 0\nplugins: [flowtuple]\n");
+  EXPECT_EQ(c.rotatefreq, 0u);
+  // Daily files named by day are fine.
+  parse_config("packetsource: a\nouttemplate: /out/%P-%Y%m%d.avro\ninterval: 3600\nrotatefreq: 24\nplugins: [flowtuple]\n");
+}
+
+TEST(ConfigErrors, TopLevelShape) {
+  expect_error("", "(file)", 0);
+  expect_error("- a\n- b\n", "(top level)", 1);
+}
+
+TEST(ConfigFile, LoadAndErrors) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("privateer_test_config_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto path = (dir / "c.yaml").string();
+  {
+    std::ofstream(path) << kBase;
+  }
+  const Config c = load_config(path);
+  EXPECT_EQ(c.source_path, path);
+  EXPECT_EQ(c.plugins.size(), 1u);
+  {
+    std::ofstream(path) << "packetsource: a\nouttemplate: [x\n";
+  }
+  try {
+    load_config(path);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.key(), "(file)");
+    EXPECT_GT(e.line(), 0) << e.what();
+  }
+  try {
+    load_config((dir / "absent.yaml").string());
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.key(), "(file)");
+    EXPECT_NE(std::string(e.what()).find("absent.yaml"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// --- naming ---------------------------------------------------------------
+
+std::string strftime_utc(const char* fmt, uint64_t t) {
+  const time_t tt = static_cast<time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[256];
+  const size_t n = std::strftime(buf, sizeof buf, fmt, &tm);
+  return std::string(buf, n);
+}
+
+class Naming : public ::testing::Test {
+ protected:
+  // Run in a zone far from UTC so that any use of local time shows.
+  void SetUp() override {
+    const char* tz = std::getenv("TZ");
+    had_tz_ = tz != nullptr;
+    if (had_tz_) old_tz_ = tz;
+    setenv("TZ", "Pacific/Chatham", 1);
+    tzset();
+  }
+  void TearDown() override {
+    if (had_tz_) setenv("TZ", old_tz_.c_str(), 1); else unsetenv("TZ");
+    tzset();
+  }
+  bool had_tz_ = false;
+  std::string old_tz_;
+};
+
+TEST_F(Naming, PlaceholdersAndStrftime) {
+  for (uint64_t t : {uint64_t{0}, uint64_t{951782400} /* a leap day */, uint64_t{1700000123},
+                     uint64_t{4102444799}}) {
+    const std::string ts = std::to_string(t);
+    EXPECT_EQ(expand_template("/d/%N-%P-%s.avro", "flowtuple", "mon", t),
+              "/d/mon-flowtuple-" + ts + ".avro");
+    EXPECT_EQ(expand_template("%Y%m%d-%H%M%S", "p", "m", t), strftime_utc("%Y%m%d-%H%M%S", t));
+    EXPECT_EQ(expand_template("/x/%Y/%j/%P.%a.%b.%e.%-d.%Ey.%Od", "p", "m", t),
+              "/x/" + strftime_utc("%Y/%j/", t) + "p." + strftime_utc("%a.%b.%e.%-d.%Ey.%Od", t));
+    EXPECT_EQ(expand_template("%F %T %z %Z", "p", "m", t), strftime_utc("%F %T %z %Z", t));
+    EXPECT_EQ(expand_template("%s-%G-W%V-%u", "p", "m", t), ts + "-" + strftime_utc("%G-W%V-%u", t));
+  }
+}
+
+TEST_F(Naming, LiteralsAndEdges) {
+  EXPECT_EQ(expand_template("100%%-%P", "ft", "m", 0), "100%-ft");
+  EXPECT_EQ(expand_template("%%P%%s", "ft", "m", 0), "%P%s");
+  EXPECT_EQ(expand_template("trailing%", "ft", "m", 0), "trailing%");
+  EXPECT_EQ(expand_template("trailing%-", "ft", "m", 0), "trailing%-");
+  EXPECT_EQ(expand_template("", "ft", "m", 0), "");
+  // Substituted names are not templates themselves.
+  EXPECT_EQ(expand_template("%N/%P", "a%Yb", "c%sd", 1700000000), "c%sd/a%Yb");
+  EXPECT_EQ(expand_template("%N-%P", "ft", "", 0), "-ft");
+}
+
+TEST(NamingQueries, HasPluginMonitorTime) {
+  EXPECT_TRUE(template_has_plugin("/x/%P.avro"));
+  EXPECT_FALSE(template_has_plugin("/x/%%P.avro"));
+  EXPECT_TRUE(template_has_plugin("/x/%%%P.avro"));
+  EXPECT_FALSE(template_has_plugin("/x/P.avro"));
+  EXPECT_FALSE(template_has_plugin("/x/%"));
+  EXPECT_TRUE(template_has_monitor("%N"));
+  EXPECT_FALSE(template_has_monitor("%%N"));
+  EXPECT_TRUE(template_has_time("%P-%s"));
+  EXPECT_TRUE(template_has_time("%P-%Y"));
+  EXPECT_FALSE(template_has_time("%P-%N-%%-%n"));
+}
+
+}  // namespace
+}  // namespace privateer
