@@ -1,0 +1,358 @@
+#include "dataplane/runtime.hpp"
+
+#include <rte_ring.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+
+#include "dataplane/decode.hpp"
+#include "dataplane/flow_hash.hpp"
+
+namespace privateer {
+
+namespace {
+
+constexpr size_t kBatchPackets = 256;
+constexpr size_t kArenaBytes = 256 * 1024;
+constexpr size_t kReadBurst = 256;
+constexpr unsigned kResultSlots = 4096;
+
+unsigned pow2_at_least(unsigned n) {
+  unsigned p = 1;
+  while (p < n) p <<= 1;
+  return p;
+}
+
+// Backs off from spinning to yielding to short sleeps while a ring stays
+// empty or full, so idle threads leave the cores to busy ones.
+class Backoff {
+ public:
+  void wait() {
+    ++n_;
+    if (n_ < 64) {
+      __builtin_ia32_pause();
+    } else if (n_ < 256) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+  void reset() { n_ = 0; }
+
+ private:
+  unsigned n_ = 0;
+};
+
+}  // namespace
+
+rte_ring* make_ring(const char* name, unsigned slots, unsigned flags) {
+  const ssize_t size = rte_ring_get_memsize(slots);
+  if (size < 0) throw std::invalid_argument("ring size must be a power of two");
+  void* mem = std::aligned_alloc(RTE_CACHE_LINE_SIZE, (static_cast<size_t>(size) + RTE_CACHE_LINE_SIZE - 1) &
+                                                          ~static_cast<size_t>(RTE_CACHE_LINE_SIZE - 1));
+  if (!mem) throw std::bad_alloc();
+  auto* r = static_cast<rte_ring*>(mem);
+  if (rte_ring_init(r, name, slots, flags) != 0) {
+    std::free(mem);
+    throw std::runtime_error("rte_ring_init failed");
+  }
+  return r;
+}
+
+void destroy_ring(rte_ring* r) { std::free(r); }
+
+struct Runtime::Batch {
+  enum Kind : uint32_t { kPackets, kIntervalEnd, kStop };
+  Kind kind = kPackets;
+  uint32_t count = 0;
+  uint32_t arena_used = 0;
+  bool last = false;
+  bool partial = false;
+  uint64_t interval_start = 0;
+  PacketView views[kBatchPackets];
+  const uint8_t* data[kBatchPackets];
+  alignas(64) uint8_t arena[kArenaBytes];
+};
+
+struct Runtime::Worker {
+  rte_ring* full = nullptr;   // dispatcher -> worker
+  rte_ring* free = nullptr;   // worker -> dispatcher
+  std::vector<Batch*> batches;
+  Batch* filling = nullptr;   // dispatcher's batch being filled
+  std::vector<std::unique_ptr<WorkerProcessor>> procs;
+  std::thread thread;
+  ~Worker() {
+    for (Batch* b : batches) delete b;
+    if (full) destroy_ring(full);
+    if (free) destroy_ring(free);
+  }
+};
+
+Runtime::Runtime(const RuntimeOptions& opt,
+                 std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> processors)
+    : opt_(opt) {
+  if (opt_.workers == 0 || processors.size() != opt_.workers) {
+    throw std::invalid_argument("runtime: one processor set per worker is required");
+  }
+  if (opt_.interval_seconds == 0) throw std::invalid_argument("runtime: interval must be > 0");
+  const unsigned slots = pow2_at_least(opt_.batches_per_worker + 1);
+  for (unsigned w = 0; w < opt_.workers; ++w) {
+    auto wk = std::make_unique<Worker>();
+    wk->full = make_ring("full", slots, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    wk->free = make_ring("free", slots, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    for (unsigned i = 0; i < opt_.batches_per_worker; ++i) {
+      Batch* b = new Batch();
+      wk->batches.push_back(b);
+      rte_ring_enqueue(wk->free, b);
+    }
+    wk->procs = std::move(processors[w]);
+    workers_.push_back(std::move(wk));
+    wcount_.push_back(std::make_unique<WorkerCounters>());
+  }
+  results_ = make_ring("results", kResultSlots, RING_F_SC_DEQ);
+}
+
+Runtime::~Runtime() {
+  request_stop();
+  if (dispatcher_.joinable()) dispatcher_.join();
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  while (poll_result()) {
+  }
+  destroy_ring(results_);
+}
+
+void Runtime::start(BurstReader reader) {
+  started_at_ = std::chrono::steady_clock::now();
+  for (unsigned w = 0; w < workers_.size(); ++w) {
+    workers_[w]->thread = std::thread([this, w] { worker_loop(w); });
+  }
+  dispatcher_ = std::thread([this, r = std::move(reader)]() mutable { dispatch_loop(std::move(r)); });
+}
+
+void Runtime::join() {
+  if (dispatcher_.joinable()) dispatcher_.join();
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  if (dispatch_error_) std::rethrow_exception(dispatch_error_);
+}
+
+std::unique_ptr<IntervalDone> Runtime::poll_result() {
+  void* p = nullptr;
+  if (rte_ring_dequeue(results_, &p) != 0) return nullptr;
+  return std::unique_ptr<IntervalDone>(static_cast<IntervalDone*>(p));
+}
+
+Runtime::Batch* Runtime::get_free_batch(unsigned w) {
+  void* p = nullptr;
+  Backoff backoff;
+  bool waited = false;
+  while (rte_ring_dequeue(workers_[w]->free, &p) != 0) {
+    waited = true;
+    backoff.wait();
+  }
+  if (waited) dcount_.ring_full_waits.fetch_add(1, std::memory_order_relaxed);
+  Batch* b = static_cast<Batch*>(p);
+  b->kind = Batch::kPackets;
+  b->count = 0;
+  b->arena_used = 0;
+  b->last = false;
+  b->partial = false;
+  return b;
+}
+
+void Runtime::send(unsigned w, Batch* b) {
+  // The full ring has room for every batch of this worker, so this never fails.
+  rte_ring_enqueue(workers_[w]->full, b);
+}
+
+void Runtime::flush(unsigned w) {
+  Worker& wk = *workers_[w];
+  if (wk.filling && wk.filling->count > 0) {
+    send(w, wk.filling);
+    wk.filling = nullptr;
+  }
+}
+
+void Runtime::close_interval(uint64_t start, bool last, bool partial) {
+  for (unsigned w = 0; w < workers_.size(); ++w) {
+    flush(w);
+    Batch* b = get_free_batch(w);
+    b->kind = Batch::kIntervalEnd;
+    b->interval_start = start;
+    b->last = last;
+    b->partial = partial;
+    send(w, b);
+  }
+}
+
+void Runtime::dispatch_loop(BurstReader reader) {
+  RawPacket raw[kReadBurst];
+  const uint64_t len = opt_.interval_seconds;
+  const unsigned nworkers = static_cast<unsigned>(workers_.size());
+  bool eof = false;
+  bool cut_by_stop = false;
+  uint64_t packets = 0, bytes = 0;
+  std::array<uint64_t, kDecodeErrorCount> errors{};
+  bool first_partial = true;
+  try {
+    while (!eof) {
+      if (stop_requested_.load(std::memory_order_relaxed)) {
+        cut_by_stop = true;
+        break;
+      }
+      const size_t n = reader(raw, kReadBurst, &eof);
+      if (n == 0) {
+        if (!eof) {
+          // A live source with nothing to read: hand over what is waiting.
+          for (unsigned w = 0; w < nworkers; ++w) flush(w);
+          std::this_thread::sleep_for(std::chrono::microseconds(100));
+        }
+        continue;
+      }
+      for (size_t i = 0; i < n; ++i) {
+        const RawPacket& rp = raw[i];
+        const uint64_t sec = rp.ts_ns / 1000000000ULL;
+        if (opt_.end_boundary && sec >= opt_.end_boundary) {
+          eof = true;
+          break;
+        }
+        if (opt_.start_boundary && sec < opt_.start_boundary) {
+          dcount_.before_start.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        const uint64_t iv = sec - sec % len;
+        if (!started_) {
+          started_ = true;
+          cur_interval_ = first_interval_ = iv;
+          first_partial = !(opt_.start_boundary && opt_.start_boundary == iv);
+        } else if (iv > cur_interval_) {
+          close_interval(cur_interval_, false, cur_interval_ == first_interval_ && first_partial);
+          const uint64_t gap = (iv - cur_interval_) / len - 1;
+          if (gap > opt_.max_gap_intervals) {
+            dcount_.time_jumps.fetch_add(1, std::memory_order_relaxed);
+          } else {
+            for (uint64_t k = 1; k <= gap; ++k) close_interval(cur_interval_ + k * len, false, false);
+          }
+          cur_interval_ = iv;
+        } else if (iv < cur_interval_) {
+          dcount_.late_packets.fetch_add(1, std::memory_order_relaxed);
+        }
+
+        // Decode straight into the chosen worker's batch: first into a
+        // scratch view to learn the flow hash, then copy.
+        PacketView view;
+        decode_packet(rp, view);
+        ++errors[static_cast<size_t>(view.error)];
+        const unsigned w = nworkers == 1 ? 0 : symmetric_flow_hash(view) % nworkers;
+        Worker& wk = *workers_[w];
+        uint32_t cap = rp.caplen;
+        if (cap > kArenaBytes) {
+          cap = kArenaBytes;
+          dcount_.truncated_to_batch.fetch_add(1, std::memory_order_relaxed);
+        }
+        if (wk.filling && (wk.filling->count == kBatchPackets || wk.filling->arena_used + cap > kArenaBytes)) {
+          send(w, wk.filling);
+          wk.filling = nullptr;
+        }
+        if (!wk.filling) wk.filling = get_free_batch(w);
+        Batch* b = wk.filling;
+        uint8_t* dst = b->arena + b->arena_used;
+        std::memcpy(dst, rp.data, cap);
+        b->arena_used += (cap + 7u) & ~7u;
+        if (b->arena_used > kArenaBytes) b->arena_used = kArenaBytes;
+        view.caplen = cap;
+        b->views[b->count] = view;
+        b->data[b->count] = dst;
+        ++b->count;
+        ++packets;
+        bytes += rp.wirelen;
+      }
+      dcount_.packets.store(packets, std::memory_order_relaxed);
+      dcount_.bytes.store(bytes, std::memory_order_relaxed);
+      for (size_t e = 1; e < kDecodeErrorCount; ++e) dcount_.decode_errors[e].store(errors[e], std::memory_order_relaxed);
+    }
+  } catch (...) {
+    dispatch_error_ = std::current_exception();
+    cut_by_stop = true;
+  }
+  dcount_.packets.store(packets, std::memory_order_relaxed);
+  dcount_.bytes.store(bytes, std::memory_order_relaxed);
+  for (size_t e = 1; e < kDecodeErrorCount; ++e) dcount_.decode_errors[e].store(errors[e], std::memory_order_relaxed);
+
+  if (started_) {
+    const bool aligned_end = !cut_by_stop && opt_.end_boundary && opt_.end_boundary == cur_interval_ + len;
+    close_interval(cur_interval_, true, !aligned_end || (cur_interval_ == first_interval_ && first_partial));
+  }
+  for (unsigned w = 0; w < nworkers; ++w) {
+    flush(w);
+    Batch* b = get_free_batch(w);
+    b->kind = Batch::kStop;
+    send(w, b);
+  }
+  dispatcher_done_.store(true, std::memory_order_release);
+}
+
+void Runtime::worker_loop(unsigned w) {
+  Worker& wk = *workers_[w];
+  WorkerCounters& wc = *wcount_[w];
+  Backoff backoff;
+  void* ptrs[8];
+  uint64_t packets = 0, bytes = 0, busy = 0, idle = 0;
+  bool running = true;
+  while (running) {
+    const unsigned n = rte_ring_dequeue_burst(wk.full, ptrs, 8, nullptr);
+    if (n == 0) {
+      ++idle;
+      if ((idle & 63) == 0) wc.idle_polls.store(idle, std::memory_order_relaxed);
+      backoff.wait();
+      continue;
+    }
+    backoff.reset();
+    ++busy;
+    for (unsigned i = 0; i < n; ++i) {
+      Batch* b = static_cast<Batch*>(ptrs[i]);
+      switch (b->kind) {
+        case Batch::kPackets:
+          for (auto& p : wk.procs) p->process(b->views, b->data, b->count);
+          packets += b->count;
+          for (uint32_t k = 0; k < b->count; ++k) bytes += b->views[k].wirelen;
+          break;
+        case Batch::kIntervalEnd: {
+          auto done = std::make_unique<IntervalDone>();
+          done->worker = w;
+          done->interval_start = b->interval_start;
+          done->last = b->last;
+          done->partial = b->partial;
+          for (auto& p : wk.procs) done->results.push_back(p->end_interval(b->interval_start));
+          IntervalDone* raw = done.release();
+          Backoff rb;
+          while (rte_ring_enqueue(results_, raw) != 0) rb.wait();
+          wc.intervals.fetch_add(1, std::memory_order_relaxed);
+          break;
+        }
+        case Batch::kStop:
+          running = false;
+          break;
+      }
+      rte_ring_enqueue(wk.free, b);
+    }
+    wc.packets.store(packets, std::memory_order_relaxed);
+    wc.bytes.store(bytes, std::memory_order_relaxed);
+    wc.busy_polls.store(busy, std::memory_order_relaxed);
+  }
+  wc.idle_polls.store(idle, std::memory_order_relaxed);
+  if (finished_workers_.fetch_add(1, std::memory_order_acq_rel) + 1 == workers_.size()) {
+    processing_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started_at_).count(),
+                         std::memory_order_release);
+  }
+}
+
+double Runtime::processing_seconds() const { return processing_ns_.load(std::memory_order_acquire) / 1e9; }
+
+}  // namespace privateer

@@ -1,0 +1,132 @@
+// The worker runtime: one dispatcher feeds N worker threads through
+// lock-free rings (DPDK rte_ring) in batches; each worker runs every plugin's
+// WorkerProcessor on its packets and hands interval results to the control
+// plane through another ring. The dispatcher keeps interval time from packet
+// timestamps, so every worker closes every interval, busy or idle.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dataplane/packet.hpp"
+#include "dataplane/processor.hpp"
+
+struct rte_ring;
+
+namespace privateer {
+
+struct RuntimeOptions {
+  unsigned workers = 1;
+  uint32_t interval_seconds = 60;
+  uint64_t start_boundary = 0;      // unix seconds; packets before it are skipped (0: none)
+  uint64_t end_boundary = 0;        // unix seconds; reading stops at the first packet at/after it (0: none)
+  uint32_t batches_per_worker = 16; // batches in flight per worker (ring depth)
+  uint32_t max_gap_intervals = 1440;  // a bigger forward time jump is not filled with empty intervals
+};
+
+// Counters written by one thread and read by any (relaxed atomics, one cache
+// line each so writers do not share lines).
+struct alignas(64) WorkerCounters {
+  std::atomic<uint64_t> packets{0};
+  std::atomic<uint64_t> bytes{0};        // wire bytes
+  std::atomic<uint64_t> busy_polls{0};   // ring polls that returned work
+  std::atomic<uint64_t> idle_polls{0};
+  std::atomic<uint64_t> intervals{0};
+};
+
+struct alignas(64) DispatcherCounters {
+  std::atomic<uint64_t> packets{0};        // read from the source
+  std::atomic<uint64_t> bytes{0};          // wire bytes read
+  std::atomic<uint64_t> truncated_to_batch{0};  // packets longer than a batch arena, cut to fit
+  std::atomic<uint64_t> before_start{0};   // skipped: before startboundaryts
+  std::atomic<uint64_t> late_packets{0};   // timestamp before the open interval
+  std::atomic<uint64_t> time_jumps{0};     // forward jumps over more than max_gap_intervals
+  std::atomic<uint64_t> ring_full_waits{0};  // times the dispatcher waited for a free batch
+  std::array<std::atomic<uint64_t>, kDecodeErrorCount> decode_errors{};
+  std::atomic<uint64_t> source_bytes_read{0};
+  std::atomic<uint64_t> source_bytes_total{0};
+};
+
+// One worker's results for one interval: one entry per plugin, in plugin order.
+struct IntervalDone {
+  unsigned worker = 0;
+  uint64_t interval_start = 0;
+  bool last = false;        // the last interval of the run
+  bool partial = false;     // the run started or stopped inside it
+  std::vector<std::unique_ptr<IntervalResult>> results;
+};
+
+// Where packets come from: the runtime calls it from the dispatcher thread.
+// Returns the number of packets put in `out` (<= max); 0 with *eof set at the end.
+using BurstReader = std::function<size_t(RawPacket* out, size_t max, bool* eof)>;
+
+class Runtime {
+ public:
+  // processors[w][p]: plugin p's state for worker w.
+  Runtime(const RuntimeOptions& opt, std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> processors);
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // Starts the workers and the dispatcher reading from `reader`.
+  void start(BurstReader reader);
+  // Asks the dispatcher to stop reading; the open interval is closed as partial.
+  void request_stop() { stop_requested_.store(true, std::memory_order_relaxed); }
+  // Takes one finished interval result, if any (control plane side).
+  std::unique_ptr<IntervalDone> poll_result();
+  // True once the dispatcher and all workers have exited (results may remain to poll).
+  bool finished() const { return finished_workers_.load(std::memory_order_acquire) == workers_.size() && dispatcher_done_.load(std::memory_order_acquire); }
+  // Waits for all threads; rethrows a source error raised in the dispatcher.
+  void join();
+
+  const DispatcherCounters& dispatcher_counters() const { return dcount_; }
+  const WorkerCounters& worker_counters(unsigned w) const { return *wcount_[w]; }
+  unsigned workers() const { return static_cast<unsigned>(workers_.size()); }
+  // Interval bookkeeping, readable at the end of the run.
+  uint64_t first_interval() const { return first_interval_; }
+  // Seconds from start() until the last worker had processed its last
+  // packet (0 while running): the analysis time without the final merge.
+  double processing_seconds() const;
+  bool saw_packets() const { return started_; }
+
+ private:
+  struct Batch;
+  struct Worker;
+  void dispatch_loop(BurstReader reader);
+  void worker_loop(unsigned w);
+  Batch* get_free_batch(unsigned w);
+  void send(unsigned w, Batch* b);
+  void flush(unsigned w);
+  void close_interval(uint64_t start, bool last, bool partial);
+
+  RuntimeOptions opt_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<WorkerCounters>> wcount_;
+  DispatcherCounters dcount_;
+  rte_ring* results_ = nullptr;
+  std::thread dispatcher_;
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> dispatcher_done_{false};
+  std::atomic<unsigned> finished_workers_{0};
+  std::chrono::steady_clock::time_point started_at_;
+  std::atomic<int64_t> processing_ns_{0};
+  std::exception_ptr dispatch_error_;
+  // dispatcher-thread interval state
+  bool started_ = false;
+  uint64_t cur_interval_ = 0;
+  uint64_t first_interval_ = 0;
+};
+
+// Memory helper for rings created without the EAL: rte_ring_init on
+// cache-aligned memory from the C++ heap, freed by destroy_ring.
+rte_ring* make_ring(const char* name, unsigned slots, unsigned flags);
+void destroy_ring(rte_ring* r);
+
+}  // namespace privateer

@@ -1,0 +1,168 @@
+// The worker runtime with a counting plugin on packets we build here: the
+// same intervals and totals for any number of workers, empty intervals in a
+// gap closed, late packets kept, flows kept on one worker.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <vector>
+
+#include "dataplane/runtime.hpp"
+
+using namespace privateer;
+
+namespace {
+
+struct CountResult : IntervalResult {
+  uint64_t packets = 0;
+  std::map<uint32_t, uint64_t> per_src;
+};
+
+class CountingProcessor : public WorkerProcessor {
+ public:
+  void process(const PacketView* v, const uint8_t* const*, size_t n) override {
+    for (size_t i = 0; i < n; ++i) {
+      ++cur_.packets;
+      ++cur_.per_src[v[i].src.v4];
+    }
+  }
+  std::unique_ptr<IntervalResult> end_interval(uint64_t) override {
+    auto r = std::make_unique<CountResult>(cur_);
+    cur_ = CountResult();
+    return r;
+  }
+
+ private:
+  CountResult cur_;
+};
+
+// An Ethernet/IPv4/UDP packet from src to dst.
+std::vector<uint8_t> udp_packet(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport) {
+  std::vector<uint8_t> p(14 + 20 + 8, 0);
+  p[12] = 0x08;
+  uint8_t* ip = p.data() + 14;
+  ip[0] = 0x45;
+  ip[3] = 28;
+  ip[8] = 64;
+  ip[9] = 17;
+  for (int i = 0; i < 4; ++i) {
+    ip[12 + i] = static_cast<uint8_t>(src >> (24 - 8 * i));
+    ip[16 + i] = static_cast<uint8_t>(dst >> (24 - 8 * i));
+  }
+  uint8_t* udp = ip + 20;
+  udp[0] = sport >> 8;
+  udp[1] = sport & 0xff;
+  udp[2] = dport >> 8;
+  udp[3] = dport & 0xff;
+  return p;
+}
+
+struct RunResult {
+  std::map<uint64_t, uint64_t> packets_per_interval;
+  std::map<uint64_t, std::map<uint32_t, uint64_t>> per_src;
+  std::map<uint64_t, std::set<unsigned>> workers_seen;
+  std::vector<uint64_t> order;
+  uint64_t late = 0;
+};
+
+RunResult run_runtime(unsigned workers, const std::vector<std::pair<uint64_t, std::vector<uint8_t>>>& pkts,
+        uint32_t max_gap = 1440) {
+  RuntimeOptions o;
+  o.workers = workers;
+  o.interval_seconds = 60;
+  o.max_gap_intervals = max_gap;
+  std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(workers);
+  for (auto& p : procs) p.push_back(std::make_unique<CountingProcessor>());
+  Runtime rt(o, std::move(procs));
+  size_t next = 0;
+  rt.start([&](RawPacket* out, size_t max, bool* eof) {
+    size_t n = 0;
+    while (n < max && next < pkts.size()) {
+      out[n].data = pkts[next].second.data();
+      out[n].caplen = out[n].wirelen = static_cast<uint32_t>(pkts[next].second.size());
+      out[n].ts_ns = pkts[next].first * 1000000000ULL;
+      out[n].linktype = linktype::ethernet;
+      ++n;
+      ++next;
+    }
+    *eof = next == pkts.size();
+    return n;
+  });
+  RunResult r;
+  std::map<uint64_t, unsigned> arrivals;
+  for (;;) {
+    auto d = rt.poll_result();
+    if (!d) {
+      if (rt.finished()) {
+        d = rt.poll_result();
+        if (!d) break;
+      } else {
+        continue;
+      }
+    }
+    auto* c = static_cast<CountResult*>(d->results.at(0).get());
+    r.packets_per_interval[d->interval_start] += c->packets;
+    for (auto& [s, n] : c->per_src) {
+      r.per_src[d->interval_start][s] += n;
+      if (n) r.workers_seen[s].insert(d->worker);
+    }
+    if (++arrivals[d->interval_start] == workers) r.order.push_back(d->interval_start);
+  }
+  rt.join();
+  r.late = rt.dispatcher_counters().late_packets.load();
+  return r;
+}
+
+}  // namespace
+
+TEST(Runtime, SameResultsForAnyWorkerCount) {
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> pkts;
+  // 3 busy intervals, then a gap of 4 empty intervals, then one more.
+  for (uint64_t t = 1700000000; t < 1700000180; ++t) {
+    for (uint32_t k = 0; k < 50; ++k) pkts.push_back({t, udp_packet(0x0a000000 + k, 0x2c000001 + (t % 7), 1000 + k, 53)});
+  }
+  for (uint32_t k = 0; k < 10; ++k) pkts.push_back({1700000480, udp_packet(0x0b000000 + k, 0x2c000001, 1, 2)});
+  const RunResult one = run_runtime(1, pkts);
+  for (unsigned w : {2u, 3u, 4u}) {
+    const RunResult many = run_runtime(w, pkts);
+    EXPECT_EQ(many.packets_per_interval, one.packets_per_interval) << w << " workers";
+    EXPECT_EQ(many.per_src, one.per_src) << w << " workers";
+    EXPECT_EQ(many.order, one.order);
+  }
+  // Intervals closed in order, the empty ones of the gap too.
+  std::vector<uint64_t> want;
+  for (uint64_t iv = 1699999980; iv <= 1700000460; iv += 60) want.push_back(iv);
+  EXPECT_EQ(one.order, want);
+  EXPECT_EQ(one.packets_per_interval.at(1700000220), 0u);
+  uint64_t total = 0;
+  for (auto& [iv, n] : one.packets_per_interval) total += n;
+  EXPECT_EQ(total, pkts.size());
+}
+
+TEST(Runtime, BothDirectionsOfAFlowReachOneWorker) {
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> pkts;
+  for (uint32_t k = 0; k < 200; ++k) {
+    pkts.push_back({1700000000, udp_packet(0x0a000000 + k, 0x2c000000 + k, 1000 + k, 53)});
+    pkts.push_back({1700000000, udp_packet(0x2c000000 + k, 0x0a000000 + k, 53, 1000 + k)});
+  }
+  const RunResult r = run_runtime(4, pkts);
+  for (uint32_t k = 0; k < 200; ++k) {
+    const auto& a = r.workers_seen.at(0x0a000000 + k);
+    const auto& b = r.workers_seen.at(0x2c000000 + k);
+    EXPECT_EQ(a, b);
+  }
+}
+
+TEST(Runtime, LatePacketsAndTimeJumps) {
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> pkts;
+  pkts.push_back({1700000000, udp_packet(1, 2, 3, 4)});
+  pkts.push_back({0, udp_packet(1, 2, 3, 4)});              // no timestamp: late
+  pkts.push_back({1700000040, udp_packet(1, 2, 3, 4)});             // the next interval
+  pkts.push_back({1700000040 + 60 * 5000, udp_packet(1, 2, 3, 4)});  // a jump over 5000 intervals  // a jump over 5000 intervals
+  const RunResult r = run_runtime(2, pkts, 1440);
+  EXPECT_EQ(r.late, 1u);
+  EXPECT_EQ(r.order.size(), 3u) << "the jump is not filled with 5000 empty intervals";
+  uint64_t total = 0;
+  for (auto& [iv, n] : r.packets_per_interval) total += n;
+  EXPECT_EQ(total, 4u);
+}
