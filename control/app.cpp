@@ -1,0 +1,327 @@
+#include "control/app.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+#include "control/log.hpp"
+#include "control/metrics.hpp"
+#include "control/outputs.hpp"
+#include "dataplane/runtime.hpp"
+#include "hw/source.hpp"
+#include "plugins/registry.hpp"
+
+namespace privateer {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Per-plugin control-plane figures, read by the metrics endpoint.
+struct PluginStats {
+  std::atomic<uint64_t> intervals{0};
+  std::atomic<uint64_t> merge_ns{0};
+  std::atomic<uint64_t> last_merge_ns{0};
+};
+
+// Gathers the workers' results per interval and merges an interval once all
+// workers have handed theirs in. Intervals complete in time order because
+// every worker closes every interval in order.
+class Merger {
+ public:
+  Merger(std::vector<std::unique_ptr<Plugin>>& plugins, OutputManager& out, unsigned workers, uint32_t interval)
+      : plugins_(plugins), out_(out), workers_(workers), interval_(interval), stats_(plugins.size()) {
+    for (auto& s : stats_) s = std::make_unique<PluginStats>();
+  }
+
+  void add(std::unique_ptr<IntervalDone> d) {
+    Pending& p = pending_[d->interval_start];
+    if (p.results.empty()) {
+      p.results.resize(plugins_.size());
+      for (auto& r : p.results) r.resize(workers_);
+    }
+    for (size_t i = 0; i < d->results.size() && i < plugins_.size(); ++i) p.results[i][d->worker] = std::move(d->results[i]);
+    p.partial = p.partial || d->partial;
+    p.last = p.last || d->last;
+    if (++p.arrived < workers_) return;
+    IntervalInfo info{d->interval_start, d->interval_start + interval_, p.partial};
+    out_.begin_interval(info);
+    for (size_t i = 0; i < plugins_.size(); ++i) {
+      const auto t0 = Clock::now();
+      plugins_[i]->merge(info, p.results[i]);
+      const uint64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+      stats_[i]->merge_ns.fetch_add(ns, std::memory_order_relaxed);
+      stats_[i]->last_merge_ns.store(ns, std::memory_order_relaxed);
+      stats_[i]->intervals.fetch_add(1, std::memory_order_relaxed);
+    }
+    out_.end_interval(info);
+    last_closed_end_.store(info.end, std::memory_order_relaxed);
+    intervals_.fetch_add(1, std::memory_order_relaxed);
+    if (info.partial) partial_intervals_.fetch_add(1, std::memory_order_relaxed);
+    pending_.erase(d->interval_start);
+  }
+
+  const PluginStats& stats(size_t i) const { return *stats_[i]; }
+  uint64_t intervals() const { return intervals_.load(std::memory_order_relaxed); }
+  uint64_t partial_intervals() const { return partial_intervals_.load(std::memory_order_relaxed); }
+  uint64_t last_closed_end() const { return last_closed_end_.load(std::memory_order_relaxed); }
+  bool idle() const { return pending_.empty(); }
+
+ private:
+  struct Pending {
+    unsigned arrived = 0;
+    bool partial = false;
+    bool last = false;
+    std::vector<std::vector<std::unique_ptr<IntervalResult>>> results;  // [plugin][worker]
+  };
+  std::vector<std::unique_ptr<Plugin>>& plugins_;
+  OutputManager& out_;
+  unsigned workers_;
+  uint32_t interval_;
+  std::vector<std::unique_ptr<PluginStats>> stats_;
+  std::map<uint64_t, Pending> pending_;
+  std::atomic<uint64_t> intervals_{0};
+  std::atomic<uint64_t> partial_intervals_{0};
+  std::atomic<uint64_t> last_closed_end_{0};
+};
+
+std::string human_rate(double v) {
+  char buf[32];
+  if (v >= 1e6) std::snprintf(buf, sizeof buf, "%.2fM", v / 1e6);
+  else if (v >= 1e3) std::snprintf(buf, sizeof buf, "%.1fk", v / 1e3);
+  else std::snprintf(buf, sizeof buf, "%.0f", v);
+  return buf;
+}
+
+void register_metrics(MetricsRegistry& reg, const std::string& source_name, const Runtime& rt,
+                      const std::vector<std::unique_ptr<Plugin>>& plugins, const Merger& merger,
+                      const OutputManager& outputs) {
+  reg.add([&rt, source_name](MetricsWriter& w) {
+    const DispatcherCounters& d = rt.dispatcher_counters();
+    const MetricLabels src{{"source", source_name}};
+    w.gauge("privateer_build_info", "Build information", 1, {{"version", PRIVATEER_VERSION}});
+    w.counter("privateer_rx_packets_total", "Packets read from the capture source", d.packets.load(), src);
+    w.counter("privateer_rx_bytes_total", "Wire bytes of the packets read from the capture source", d.bytes.load(), src);
+    w.gauge("privateer_source_read_bytes", "Bytes of the input files consumed so far", d.source_bytes_read.load(), src);
+    w.gauge("privateer_source_size_bytes", "Total bytes of the input files (0 where unknown)", d.source_bytes_total.load(), src);
+    for (size_t e = 1; e < kDecodeErrorCount; ++e) {
+      w.counter("privateer_decode_errors_total", "Packets that could not be decoded completely, by reason",
+                d.decode_errors[e].load(), {{"reason", decode_error_name(static_cast<DecodeError>(e))}});
+    }
+    w.counter("privateer_skipped_packets_total", "Packets not analysed, by reason", d.before_start.load(),
+              {{"reason", "before_startboundaryts"}});
+    w.counter("privateer_late_packets_total", "Packets older than the open interval (counted with their own interval time)", d.late_packets.load());
+    w.counter("privateer_time_jumps_total", "Forward time jumps too long to fill with empty intervals", d.time_jumps.load());
+    w.counter("privateer_truncated_packets_total", "Packets cut to fit a batch buffer", d.truncated_to_batch.load(),
+              {{"reason", "batch_arena"}});
+    w.counter("privateer_dispatch_ring_full_waits_total", "Times the dispatcher waited for a worker ring with room (files are never dropped)", d.ring_full_waits.load());
+    for (unsigned i = 0; i < rt.workers(); ++i) {
+      const WorkerCounters& c = rt.worker_counters(i);
+      const MetricLabels wl{{"worker", std::to_string(i)}};
+      w.counter("privateer_worker_packets_total", "Packets processed by a worker", c.packets.load(), wl);
+      w.counter("privateer_worker_bytes_total", "Wire bytes processed by a worker", c.bytes.load(), wl);
+      w.counter("privateer_worker_busy_polls_total", "Worker ring polls that found work", c.busy_polls.load(), wl);
+      w.counter("privateer_worker_idle_polls_total", "Worker ring polls that found nothing", c.idle_polls.load(), wl);
+      w.counter("privateer_worker_intervals_total", "Intervals a worker closed", c.intervals.load(), wl);
+    }
+  });
+  reg.add([&rt, &plugins, &merger](MetricsWriter& w) {
+    uint64_t pkts = 0;
+    for (unsigned i = 0; i < rt.workers(); ++i) pkts += rt.worker_counters(i).packets.load();
+    for (size_t i = 0; i < plugins.size(); ++i) {
+      const MetricLabels pl{{"plugin", plugins[i]->name()}};
+      const PluginStats& s = merger.stats(i);
+      w.counter("privateer_plugin_packets_total", "Packets a plugin was fed", pkts, pl);
+      w.counter("privateer_plugin_intervals_total", "Intervals a plugin merged and wrote", s.intervals.load(), pl);
+      w.counter("privateer_interval_merge_seconds_total", "Time spent merging and writing intervals", s.merge_ns.load() / 1e9, pl);
+      w.gauge("privateer_interval_merge_last_seconds", "Time the last interval's merge and write took", s.last_merge_ns.load() / 1e9, pl);
+    }
+    w.counter("privateer_intervals_total", "Intervals closed and written", merger.intervals());
+    w.counter("privateer_partial_intervals_total", "Intervals closed as partial (start or end of the run, or a signal)", merger.partial_intervals());
+    w.gauge("privateer_last_interval_end_timestamp_seconds", "End of the last completed interval, unix time", merger.last_closed_end());
+  });
+  reg.add([&outputs](MetricsWriter& w) {
+    for (const auto& s : outputs.streams()) {
+      const MetricLabels sl{{"stream", s->stream()}};
+      w.counter("privateer_output_records_total", "Records written", s->records(), sl);
+      w.counter("privateer_output_bytes_total", "Bytes of completed output files", s->bytes(), sl);
+      w.counter("privateer_output_files_total", "Output files completed (renamed and marked done)", s->files(), sl);
+      w.counter("privateer_output_rotations_total", "Output file rotations", s->rotations(), sl);
+    }
+  });
+}
+
+}  // namespace
+
+int run_appliance(const Config& cfg, const RunOptions& opt) {
+  // Signals are taken synchronously by this (control) thread; every thread
+  // started below inherits the blocked mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  std::vector<std::unique_ptr<Plugin>> plugins;
+  for (const auto& spec : cfg.plugins) {
+    plugins.push_back(make_plugin(spec.name, spec.options, spec.path, cfg.interval));
+  }
+  OutputSettings os;
+  os.outtemplate = cfg.outtemplate;
+  os.monitorid = cfg.monitorid;
+  os.interval_seconds = cfg.interval;
+  os.rotatefreq = cfg.rotatefreq;
+  os.avro_codec = cfg.output.avro_codec;
+  os.avro_block_size = cfg.output.avro_block_size;
+  OutputManager outputs(os);
+  for (auto& p : plugins) p->open_outputs(outputs);
+
+  std::unique_ptr<PacketSource> source = open_sources(cfg.packetsources);
+  const std::string source_name = source->name();
+
+  RuntimeOptions ro;
+  ro.workers = cfg.threads;
+  ro.interval_seconds = cfg.interval;
+  ro.start_boundary = cfg.startboundaryts;
+  ro.end_boundary = cfg.endboundaryts;
+  ro.batches_per_worker = cfg.ring_size;
+  ro.max_gap_intervals = cfg.max_gap_intervals;
+  std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(cfg.threads);
+  for (unsigned w = 0; w < cfg.threads; ++w) {
+    for (auto& p : plugins) procs[w].push_back(p->make_worker(w));
+  }
+  Runtime rt(ro, std::move(procs));
+  Merger merger(plugins, outputs, cfg.threads, cfg.interval);
+
+  auto registry = std::make_shared<MetricsRegistry>();
+  register_metrics(*registry, source_name, rt, plugins, merger, outputs);
+  std::unique_ptr<MetricsEndpoint> endpoint;
+  if (cfg.prometheus.enabled) {
+    endpoint = std::make_unique<MetricsEndpoint>(cfg.prometheus.listen, registry);
+    const std::string host = cfg.prometheus.listen.substr(0, cfg.prometheus.listen.rfind(':'));
+    log_info("metrics on http://" + host + ":" + std::to_string(endpoint->port()) + "/metrics");
+  }
+
+  const bool show_progress =
+      cfg.progress == ProgressMode::yes || (cfg.progress == ProgressMode::auto_detect && isatty(STDERR_FILENO));
+
+  log_info("reading " + source_name + " with " + std::to_string(cfg.threads) + " worker(s), " +
+           std::to_string(cfg.interval) + " s intervals");
+  const auto t0 = Clock::now();
+  PacketSource* src = source.get();
+  DispatcherCounters* dc = const_cast<DispatcherCounters*>(&rt.dispatcher_counters());
+  rt.start([src, dc](RawPacket* out, size_t max, bool* eof) {
+    const size_t n = src->read_burst(out, max);
+    const SourceProgress p = src->progress();
+    dc->source_bytes_read.store(p.bytes_read, std::memory_order_relaxed);
+    dc->source_bytes_total.store(p.bytes_total, std::memory_order_relaxed);
+    *eof = n == 0 && src->eof();
+    return n;
+  });
+
+  bool stopped_by_signal = false;
+  int exit_status = 0;
+  auto last_progress = Clock::now();
+  const timespec tick{0, 2 * 1000 * 1000};  // 2 ms
+  try {
+    for (;;) {
+      bool got = false;
+      while (auto d = rt.poll_result()) {
+        merger.add(std::move(d));
+        got = true;
+      }
+      if (!got && rt.finished()) {
+        // Everything the workers produced has been merged.
+        if (!rt.poll_result()) break;
+      }
+      if (!got) {
+        siginfo_t si;
+        if (sigtimedwait(&sigs, &si, &tick) > 0) {
+          log_info(std::string("received ") + (si.si_signo == SIGINT ? "SIGINT" : "SIGTERM") +
+                   ": closing the current interval as partial");
+          stopped_by_signal = true;
+          rt.request_stop();
+        }
+      }
+      if (show_progress && seconds_since(last_progress) >= 0.5) {
+        last_progress = Clock::now();
+        const DispatcherCounters& d = rt.dispatcher_counters();
+        const double el = seconds_since(t0);
+        const uint64_t total = d.source_bytes_total.load();
+        char pct[32] = "";
+        if (total) std::snprintf(pct, sizeof pct, "  %5.1f%%", 100.0 * d.source_bytes_read.load() / total);
+        std::fprintf(stderr, "\r\033[K%llu packets  %s pkt/s%s", static_cast<unsigned long long>(d.packets.load()),
+                     human_rate(d.packets.load() / (el > 0 ? el : 1)).c_str(), pct);
+        std::fflush(stderr);
+      }
+    }
+    rt.join();
+  } catch (const std::exception& e) {
+    if (show_progress) std::fprintf(stderr, "\n");
+    log_error(std::string("run failed: ") + e.what());
+    rt.request_stop();
+    try {
+      rt.join();
+    } catch (...) {
+    }
+    // Files still open keep their temporary names: no .done marker is written.
+    return 1;
+  }
+  if (show_progress) std::fprintf(stderr, "\r\033[K");
+  outputs.finish();
+  const double elapsed = seconds_since(t0);
+
+  // The run summary.
+  const DispatcherCounters& d = rt.dispatcher_counters();
+  std::ostringstream sum;
+  sum << "privateer: " << d.packets.load() << " packets (" << d.bytes.load() << " bytes) from " << source_name
+      << " in " << std::fixed;
+  sum.precision(2);
+  sum << elapsed << " s (" << human_rate(d.packets.load() / (elapsed > 0 ? elapsed : 1)) << " pkt/s), "
+      << cfg.threads << " worker(s)\n";
+  const double proc = rt.processing_seconds();
+  sum << "  analysis (read, decode, plugins) done after " << proc << " s ("
+      << human_rate(d.packets.load() / (proc > 0 ? proc : 1)) << " pkt/s); the last merge and write took "
+      << (elapsed - proc) << " s\n";
+  uint64_t errors = 0;
+  std::ostringstream errs;
+  for (size_t e = 1; e < kDecodeErrorCount; ++e) {
+    const uint64_t n = d.decode_errors[e].load();
+    if (n) errs << " " << decode_error_name(static_cast<DecodeError>(e)) << "=" << n;
+    errors += n;
+  }
+  sum << "  decode errors: " << errors << (errors ? " (" + errs.str().substr(1) + ")" : std::string()) << "\n";
+  for (unsigned w = 0; w < rt.workers(); ++w) {
+    sum << "  worker " << w << ": " << rt.worker_counters(w).packets.load() << " packets\n";
+  }
+  sum << "  intervals: " << merger.intervals() << " (" << merger.partial_intervals() << " partial)";
+  if (d.late_packets.load()) sum << ", late packets: " << d.late_packets.load();
+  if (d.time_jumps.load()) sum << ", time jumps skipped: " << d.time_jumps.load();
+  if (d.before_start.load()) sum << ", before startboundaryts: " << d.before_start.load();
+  sum << "\n";
+  for (const auto& s : outputs.streams()) {
+    sum << "  " << s->stream() << ": " << s->records() << " records in " << s->files() << " file(s)\n";
+    for (const auto& p : s->written_paths()) sum << "    " << p << "\n";
+  }
+  if (stopped_by_signal) sum << "  stopped by signal: the last interval is marked partial\n";
+  std::fputs(sum.str().c_str(), stdout);
+  std::fflush(stdout);
+
+  if (endpoint && opt.hold_metrics_seconds > 0 && !stopped_by_signal) {
+    log_info("input done; serving metrics for " + std::to_string(opt.hold_metrics_seconds) + " s more");
+    const timespec hold{static_cast<time_t>(opt.hold_metrics_seconds), 0};
+    siginfo_t si;
+    sigtimedwait(&sigs, &si, &hold);
+  }
+  return exit_status;
+}
+
+}  // namespace privateer

@@ -1,0 +1,64 @@
+// The Prometheus endpoint. Values are read from the runtime's and control
+// plane's counters at scrape time (no copying loop, no stale values).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
+namespace prometheus {
+class Exposer;
+}
+
+namespace privateer {
+
+using MetricLabels = std::vector<std::pair<std::string, std::string>>;
+
+// Builds metric families during one scrape.
+class MetricsWriter {
+ public:
+  void counter(const std::string& name, const std::string& help, double value, const MetricLabels& labels = {});
+  void gauge(const std::string& name, const std::string& help, double value, const MetricLabels& labels = {});
+  std::vector<prometheus::MetricFamily> take() { return std::move(families_); }
+
+ private:
+  prometheus::MetricFamily& family(const std::string& name, const std::string& help, prometheus::MetricType type);
+  std::vector<prometheus::MetricFamily> families_;
+};
+
+// A Collectable whose samples come from callbacks registered by the parts of
+// the appliance. Callbacks run on the endpoint's thread and must only read.
+class MetricsRegistry : public prometheus::Collectable {
+ public:
+  using Sampler = std::function<void(MetricsWriter&)>;
+  void add(Sampler s);
+  std::vector<prometheus::MetricFamily> Collect() const override;
+  // Runs every sampler into one writer (for the end-of-run summary and tests).
+  std::vector<prometheus::MetricFamily> snapshot() const { return Collect(); }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<Sampler> samplers_;
+};
+
+// The HTTP endpoint serving /metrics.
+class MetricsEndpoint {
+ public:
+  // `listen` is "ADDRESS:PORT". Throws std::runtime_error when it cannot bind.
+  MetricsEndpoint(const std::string& listen, std::shared_ptr<MetricsRegistry> registry);
+  ~MetricsEndpoint();
+  // The port actually bound (differs from the configured one for port 0).
+  int port() const;
+
+ private:
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::shared_ptr<MetricsRegistry> registry_;
+};
+
+}  // namespace privateer

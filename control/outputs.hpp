@@ -1,0 +1,79 @@
+// Output streams handed to plugins: named by the output template, rotated
+// every `rotatefreq` intervals (aligned to multiples of rotatefreq x interval
+// from the epoch), written under a temporary name and renamed when complete,
+// then followed by a `.done` marker describing the intervals in the file.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "control/avro_output.hpp"
+#include "plugins/plugin_api.hpp"
+
+namespace privateer {
+
+struct OutputSettings {
+  std::string outtemplate;
+  std::string monitorid;
+  uint32_t interval_seconds = 60;
+  uint32_t rotatefreq = 0;       // intervals per file; 0: one file for the whole run
+  std::string avro_codec = "deflate";
+  size_t avro_block_size = 0;    // 0: avro-c's default
+};
+
+// One plugin stream across its rotated files.
+class RotatingAvroStream : public AvroStream {
+ public:
+  RotatingAvroStream(const OutputSettings& s, std::string stream, std::string schema_json);
+  void append_encoded(const void* buf, size_t len) override;
+
+  void begin_interval(const IntervalInfo& iv);
+  void end_interval(const IntervalInfo& iv);
+  // Closes the open file (rename + .done).
+  void finish();
+
+  const std::string& stream() const { return stream_; }
+  uint64_t records() const { return records_total_.load(std::memory_order_relaxed); }
+  uint64_t bytes() const { return bytes_total_.load(std::memory_order_relaxed); }
+  uint64_t rotations() const { return rotations_.load(std::memory_order_relaxed); }
+  uint64_t files() const { return files_.load(std::memory_order_relaxed); }
+  const std::vector<std::string>& written_paths() const { return paths_; }
+
+ private:
+  void close_file();
+
+  OutputSettings s_;
+  std::string stream_;
+  std::string schema_;
+  std::unique_ptr<AvroFileStream> file_;
+  std::string path_;
+  uint64_t file_period_ = 0;
+  uint64_t interval_records_ = 0;
+  std::string intervals_json_;   // entries for the open file's .done marker
+  uint64_t file_records_ = 0;
+  std::vector<std::string> paths_;
+  std::atomic<uint64_t> records_total_{0};
+  std::atomic<uint64_t> bytes_total_{0};
+  std::atomic<uint64_t> rotations_{0};
+  std::atomic<uint64_t> files_{0};
+};
+
+// The OutputProvider the control plane gives plugins.
+class OutputManager : public OutputProvider {
+ public:
+  explicit OutputManager(OutputSettings s) : s_(std::move(s)) {}
+  AvroStream& avro_stream(const std::string& stream, const std::string& schema_json) override;
+  void begin_interval(const IntervalInfo& iv);
+  void end_interval(const IntervalInfo& iv);
+  void finish();
+  const std::vector<std::unique_ptr<RotatingAvroStream>>& streams() const { return streams_; }
+
+ private:
+  OutputSettings s_;
+  std::vector<std::unique_ptr<RotatingAvroStream>> streams_;
+};
+
+}  // namespace privateer

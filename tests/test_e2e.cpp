@@ -1,0 +1,456 @@
+// End to end: the privateer binary on real captures, its output read back by
+// independent tools (python3-avro through tests/read_avro.py, avrocat) and
+// compared with the tshark oracle; metrics scraped by a real Prometheus.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "tests/test_support.hpp"
+
+namespace fs = std::filesystem;
+using namespace privateer::test;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/privateer-e2e-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+bool have_python_avro() { return run_command("/usr/bin/python3 -c 'import avro'") == 0; }
+
+// Writes a config file and returns its path.
+fs::path write_config(const fs::path& dir, const std::string& body) {
+  fs::path p = dir / "privateer.yaml";
+  std::ofstream(p) << body;
+  return p;
+}
+
+std::string base_config(const std::string& source, unsigned threads, const fs::path& outdir,
+                        const std::string& extra = "") {
+  std::ostringstream c;
+  c << "packetsource: " << source << "\n"
+    << "interval: 60\n"
+    << "rotatefreq: 0\n"
+    << "threads: " << threads << "\n"
+    << "outtemplate: " << (outdir / "%P-%s.avro").string() << "\n"
+    << "monitorid: e2e\n"
+    << "prometheus:\n  enabled: no\n"
+    << "progress: no\n"
+    << extra
+    << "plugins:\n  - flowtuple\n";
+  return c.str();
+}
+
+// All records of the complete (renamed) flowtuple files in `dir`, as sorted
+// oracle-format lines.
+std::vector<std::string> read_flowtuples(const fs::path& dir, const std::string& stream = "flowtuple") {
+  std::vector<std::string> lines;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(stream + "-", 0) != 0 || e.path().extension() != ".avro") continue;
+    std::string out;
+    const int rc = run_stdout("/usr/bin/python3 " + q(source_root() / "tests" / "read_avro.py") + " " + q(e.path()), &out);
+    EXPECT_EQ(rc, 0) << out;
+    std::istringstream in(out);
+    std::string l;
+    while (std::getline(in, l)) {
+      if (!l.empty()) lines.push_back(l);
+    }
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+std::vector<std::string> read_lines_sorted(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  std::string l;
+  while (std::getline(in, l)) {
+    if (!l.empty()) lines.push_back(l);
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+std::string first_difference(const std::vector<std::string>& got, const std::vector<std::string>& want) {
+  std::vector<std::string> missing, extra;
+  std::set_difference(want.begin(), want.end(), got.begin(), got.end(), std::back_inserter(missing));
+  std::set_difference(got.begin(), got.end(), want.begin(), want.end(), std::back_inserter(extra));
+  std::ostringstream s;
+  s << missing.size() << " expected lines missing, " << extra.size() << " unexpected lines";
+  for (size_t i = 0; i < std::min<size_t>(5, missing.size()); ++i) s << "\n  missing: " << missing[i];
+  for (size_t i = 0; i < std::min<size_t>(5, extra.size()); ++i) s << "\n  extra:   " << extra[i];
+  return s.str();
+}
+
+struct CorpusCase {
+  std::string file;
+  std::string format;
+  unsigned threads;
+};
+
+std::vector<CorpusCase> corpus_cases() {
+  std::vector<CorpusCase> cases;
+  auto dir = corpus_dir();
+  if (!dir) return cases;
+  for (const auto& row : read_manifest()) {
+    const std::string f = row.at("file");
+    if (!fs::exists(*dir / "expected" / (f + ".ft60.tsv"))) continue;
+    for (unsigned t : {1u, 2u, 4u}) cases.push_back({f, row.count("file_format") ? row.at("file_format") : "", t});
+  }
+  return cases;
+}
+
+class FlowtupleCorpus : public ::testing::TestWithParam<CorpusCase> {};
+
+// For every corpus capture with an oracle answer: run the appliance with 60 s
+// intervals and 1, 2 and 4 workers; the records read back with python3-avro
+// equal the tshark oracle's expected file, tuple for tuple and count for count.
+// Where tshark and a raw-byte parser disagree (MPLS pseudowire with control
+// word; IHL beyond the captured bytes) the decoder follows tshark.
+TEST_P(FlowtupleCorpus, MatchesOracle) {
+  PRIVATEER_REQUIRE_CORPUS();
+  if (!have_python_avro()) GTEST_SKIP() << "python3-avro not installed";
+  const CorpusCase& c = GetParam();
+  const fs::path capture = *corpus_dir() / c.file;
+  TempDir tmp;
+  const std::string source = (c.format == "erf" ? "erf:" : "") + capture.string();
+  const fs::path cfg = write_config(tmp.path, base_config(source, c.threads, tmp.path));
+  std::string out;
+  const int rc = run_command(q(privateer_bin()) + " -c " + q(cfg), &out);
+  ASSERT_EQ(rc, 0) << out;
+  const auto got = read_flowtuples(tmp.path);
+  const auto want = read_lines_sorted(read_file(*corpus_dir() / "expected" / (c.file + ".ft60.tsv")));
+  EXPECT_EQ(got.size(), want.size());
+  EXPECT_TRUE(got == want) << c.file << " threads=" << c.threads << ": " << first_difference(got, want);
+  for (const auto& e : fs::directory_iterator(tmp.path)) {
+    EXPECT_NE(e.path().extension(), ".tmp") << "temporary file left: " << e.path();
+  }
+}
+
+std::string case_name(const ::testing::TestParamInfo<CorpusCase>& info) {
+  std::string n = info.param.file + "_t" + std::to_string(info.param.threads);
+  for (char& ch : n) {
+    if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  }
+  return n;
+}
+
+INSTANTIATE_TEST_SUITE_P(Corpus, FlowtupleCorpus, ::testing::ValuesIn(corpus_cases()), case_name);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(FlowtupleCorpus);
+
+TEST(E2E, CorpusPresentOrSkipped) {
+  // Reports the corpus tests as skipped (not passed) where ../shared is absent.
+  PRIVATEER_REQUIRE_CORPUS();
+  EXPECT_FALSE(corpus_cases().empty());
+}
+
+// The oracle's answer for a capture at another interval length, computed now.
+std::vector<std::string> oracle(const fs::path& capture, unsigned interval) {
+  std::string out;
+  const int rc = run_stdout(q(*shared_dir() / "tools" / "oracle.sh") + " " + q(capture) + " " +
+                                std::to_string(interval) + " 2>/dev/null",
+                            &out);
+  EXPECT_EQ(rc, 0) << out;
+  return read_lines_sorted(out);
+}
+
+// Rotation, naming, partial intervals and boundaries on a capture spanning
+// many intervals: libtrace's 100_seconds.pcap has one packet a second.
+TEST(E2E, RotationNamingPartialIntervals) {
+  PRIVATEER_REQUIRE_CORPUS();
+  if (!have_python_avro()) GTEST_SKIP() << "python3-avro not installed";
+  const fs::path capture = *corpus_dir() / "libtrace__100_seconds.pcap";
+  TempDir tmp;
+  std::ostringstream c;
+  c << "packetsource: " << capture.string() << "\ninterval: 10\nrotatefreq: 3\nthreads: 2\n"
+    << "outtemplate: " << (tmp.path / "%N/%Y/%P-%s.avro").string() << "\nmonitorid: mon1\n"
+    << "prometheus: {enabled: no}\nprogress: no\nplugins:\n  - flowtuple\n";
+  const fs::path cfg = write_config(tmp.path, c.str());
+  std::string out;
+  ASSERT_EQ(run_command(q(privateer_bin()) + " -c " + q(cfg), &out), 0) << out;
+
+  // Files: one per 3 intervals, aligned to multiples of 30 s, named from the
+  // first interval in each; %N and strftime's %Y (UTC) expanded.
+  std::string packets_ts;
+  ASSERT_EQ(run_stdout("tshark -r " + q(capture) + " -T fields -e frame.time_epoch 2>/dev/null", &packets_ts), 0);
+  std::set<uint64_t> periods;
+  uint64_t first_iv = UINT64_MAX, last_iv = 0;
+  std::istringstream ts(packets_ts);
+  for (std::string l; std::getline(ts, l);) {
+    if (l.empty()) continue;
+    const uint64_t sec = std::stoull(l.substr(0, l.find('.')));
+    periods.insert(sec / 30);
+    first_iv = std::min(first_iv, sec / 10 * 10);
+    last_iv = std::max(last_iv, sec / 10 * 10);
+  }
+  std::set<uint64_t> file_times;
+  const fs::path dir = tmp.path / "mon1";
+  for (const auto& y : fs::directory_iterator(dir)) {
+    for (const auto& e : fs::directory_iterator(y.path())) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind("flowtuple-", 0) == 0 && e.path().extension() == ".avro") {
+        const uint64_t t = std::stoull(name.substr(10));
+        file_times.insert(t);
+        EXPECT_TRUE(fs::exists(e.path().string() + ".done")) << name;
+        char year[8];
+        const time_t tt = static_cast<time_t>(t);
+        std::tm tm{};
+        gmtime_r(&tt, &tm);
+        std::strftime(year, sizeof year, "%Y", &tm);
+        EXPECT_EQ(y.path().filename().string(), year);
+      }
+    }
+  }
+  EXPECT_EQ(file_times.size(), periods.size());
+  for (uint64_t t : file_times) EXPECT_TRUE(periods.count(t / 30)) << t;
+  EXPECT_TRUE(file_times.count(first_iv)) << "first file is named after the first interval";
+
+  // .done markers: every interval in order; the first and last are partial.
+  std::vector<std::pair<uint64_t, bool>> intervals;
+  const std::regex iv_re("\\{\"start\":(\\d+),\"end\":(\\d+),\"partial\":(true|false)");
+  for (uint64_t t : file_times) {
+    char year[8];
+    const time_t tt = static_cast<time_t>(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    std::strftime(year, sizeof year, "%Y", &tm);
+    const std::string done = read_file(dir / year / ("flowtuple-" + std::to_string(t) + ".avro.done"));
+    for (std::sregex_iterator it(done.begin(), done.end(), iv_re), end; it != end; ++it) {
+      const uint64_t s = std::stoull((*it)[1]);
+      EXPECT_EQ(std::stoull((*it)[2]), s + 10);
+      intervals.emplace_back(s, (*it)[3] == "true");
+    }
+  }
+  std::sort(intervals.begin(), intervals.end());
+  ASSERT_FALSE(intervals.empty());
+  EXPECT_EQ(intervals.front().first, first_iv);
+  EXPECT_EQ(intervals.back().first, last_iv);
+  EXPECT_EQ(intervals.size(), (last_iv - first_iv) / 10 + 1) << "every interval, empty ones included, is closed";
+  for (size_t i = 0; i < intervals.size(); ++i) {
+    EXPECT_EQ(intervals[i].second, i == 0 || i + 1 == intervals.size()) << "interval " << intervals[i].first;
+  }
+
+  // The records equal the oracle at 10 s intervals.
+  std::vector<std::string> got;
+  for (const auto& y : fs::directory_iterator(dir)) {
+    auto part = read_flowtuples(y.path());
+    got.insert(got.end(), part.begin(), part.end());
+  }
+  std::sort(got.begin(), got.end());
+  const auto want = oracle(capture, 10);
+  EXPECT_TRUE(got == want) << first_difference(got, want);
+}
+
+// startboundaryts / endboundaryts: only packets in [start, end) are counted;
+// an interval that starts at startboundaryts is not partial.
+TEST(E2E, Boundaries) {
+  PRIVATEER_REQUIRE_CORPUS();
+  if (!have_python_avro()) GTEST_SKIP() << "python3-avro not installed";
+  const fs::path capture = *corpus_dir() / "libtrace__100_seconds.pcap";
+  const uint64_t start = 20, end = 70;
+  TempDir tmp;
+  std::ostringstream c;
+  c << "packetsource: " << capture.string() << "\ninterval: 10\nrotatefreq: 0\nthreads: 1\n"
+    << "startboundaryts: " << start << "\nendboundaryts: " << end << "\n"
+    << "outtemplate: " << (tmp.path / "%P-%s.avro").string() << "\n"
+    << "prometheus: {enabled: no}\nprogress: no\nplugins:\n  - flowtuple\n";
+  const fs::path cfg = write_config(tmp.path, c.str());
+  std::string out;
+  ASSERT_EQ(run_command(q(privateer_bin()) + " -c " + q(cfg), &out), 0) << out;
+  const auto got = read_flowtuples(tmp.path);
+  std::vector<std::string> want;
+  for (const auto& l : oracle(capture, 10)) {
+    const uint64_t iv = std::stoull(l.substr(0, l.find('\t')));
+    if (iv >= start && iv < end) want.push_back(l);
+  }
+  ASSERT_FALSE(want.empty());
+  EXPECT_TRUE(got == want) << first_difference(got, want);
+  const std::string done = read_file(tmp.path / ("flowtuple-" + std::to_string(start) + ".avro.done"));
+  EXPECT_NE(done.find("{\"start\":20,\"end\":30,\"partial\":false"), std::string::npos) << done;
+  EXPECT_NE(done.find("{\"start\":60,\"end\":70,\"partial\":false"), std::string::npos) << done;
+}
+
+// avrocat (avro-c's own reader) reads what we write, schema included.
+TEST(E2E, AvrocatReadsOutput) {
+  PRIVATEER_REQUIRE_CORPUS();
+  if (run_command("command -v avrocat") != 0) GTEST_SKIP() << "avrocat (avro-bin) not installed";
+  TempDir tmp;
+  const fs::path capture = *corpus_dir() / "zeek__wikipedia.pcap";
+  const fs::path cfg = write_config(tmp.path, base_config(capture.string(), 1, tmp.path));
+  std::string out;
+  ASSERT_EQ(run_command(q(privateer_bin()) + " -c " + q(cfg), &out), 0) << out;
+  size_t records = 0;
+  bool seen = false;
+  for (const auto& e : fs::directory_iterator(tmp.path)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("flowtuple-", 0) != 0 || e.path().extension() != ".avro") continue;
+    seen = true;
+    std::string cat;
+    ASSERT_EQ(run_command("avrocat " + q(e.path()), &cat), 0) << cat;
+    std::istringstream in(cat);
+    for (std::string l; std::getline(in, l);) {
+      if (l.find("\"prefix2asn\"") != std::string::npos) ++records;
+    }
+  }
+  ASSERT_TRUE(seen);
+  const auto want = read_lines_sorted(read_file(*corpus_dir() / "expected" / "zeek__wikipedia.pcap.ft60.tsv"));
+  EXPECT_EQ(records, want.size());
+}
+
+int free_port() {
+  // Bind port 0 and read back the port the kernel chose.
+  std::string out;
+  run_command("/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'",
+              &out);
+  return std::stoi(out);
+}
+
+// A real Prometheus server scrapes the endpoint; its HTTP API then reports
+// the capture's packet count.
+TEST(E2E, PrometheusScrapesPacketCounters) {
+  PRIVATEER_REQUIRE_CORPUS();
+  if (run_command("command -v prometheus") != 0) GTEST_SKIP() << "prometheus not installed";
+  TempDir tmp;
+  const std::string file = "stopddos__amp.UDP.isakmp.pcap";
+  const fs::path capture = *corpus_dir() / file;
+  uint64_t want_packets = 0;
+  for (const auto& row : read_manifest()) {
+    if (row.at("file") == file) want_packets = std::stoull(row.at("packets"));
+  }
+  ASSERT_GT(want_packets, 0u);
+  const int mport = free_port();
+  const int pport = free_port();
+  std::ostringstream c;
+  c << "packetsource: " << capture.string() << "\ninterval: 60\nrotatefreq: 0\nthreads: 2\n"
+    << "outtemplate: " << (tmp.path / "%P-%s.avro").string() << "\n"
+    << "prometheus:\n  enabled: yes\n  listen: 127.0.0.1:" << mport << "\n"
+    << "progress: no\nplugins:\n  - flowtuple\n";
+  const fs::path cfg = write_config(tmp.path, c.str());
+  std::ofstream(tmp.path / "prometheus.yml") << "global:\n  scrape_interval: 1s\n"
+                                             << "scrape_configs:\n  - job_name: privateer\n"
+                                             << "    static_configs:\n      - targets: ['127.0.0.1:" << mport
+                                             << "']\n";
+  // Start both in the background; privateer keeps serving for 60 s after the input ends.
+  const std::string prom_cmd = "prometheus --config.file=" + q(tmp.path / "prometheus.yml") +
+                               " --storage.tsdb.path=" + q(tmp.path / "tsdb") +
+                               " --web.listen-address=127.0.0.1:" + std::to_string(pport) + " > " +
+                               q(tmp.path / "prom.log") + " 2>&1 & echo $!";
+  const std::string app_cmd = q(privateer_bin()) + " -c " + q(cfg) + " --hold-metrics 60 > " +
+                              q(tmp.path / "app.log") + " 2>&1 & echo $!";
+  std::string prom_pid, app_pid;
+  run_command(app_cmd, &app_pid);
+  run_command(prom_cmd, &prom_pid);
+  while (!app_pid.empty() && isspace(static_cast<unsigned char>(app_pid.back()))) app_pid.pop_back();
+  while (!prom_pid.empty() && isspace(static_cast<unsigned char>(prom_pid.back()))) prom_pid.pop_back();
+  double got = -1;
+  std::string last;
+  for (int i = 0; i < 60 && got != static_cast<double>(want_packets); ++i) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    last.clear();
+    run_command("curl -s 'http://127.0.0.1:" + std::to_string(pport) +
+                    "/api/v1/query?query=sum(privateer_rx_packets_total)'",
+                &last);
+    const std::regex val_re("\"value\":\\[[0-9.]+,\"([0-9.e+]+)\"\\]");
+    std::smatch m;
+    if (std::regex_search(last, m, val_re)) got = std::stod(m[1]);
+  }
+  std::string worker_sum;
+  run_command("curl -s 'http://127.0.0.1:" + std::to_string(pport) +
+                  "/api/v1/query?query=sum(privateer_worker_packets_total)'",
+              &worker_sum);
+  run_command("kill " + prom_pid + " " + app_pid + " 2>/dev/null; sleep 0.5");
+  EXPECT_EQ(got, static_cast<double>(want_packets)) << last << "\n" << read_file(tmp.path / "app.log");
+  EXPECT_NE(worker_sum.find("\"" + std::to_string(want_packets) + "\""), std::string::npos) << worker_sum;
+}
+
+
+// A bad configuration stops start-up with a message naming the key and line.
+TEST(E2E, BadConfigNamesKeyAndLine) {
+  TempDir tmp;
+  const fs::path cfg = write_config(tmp.path,
+                                    "packetsource: /nonexistent.pcap\n"
+                                    "outtemplate: /tmp/%P.avro\n"
+                                    "intervall: 60\n"
+                                    "plugins:\n  - flowtuple\n");
+  std::string out;
+  EXPECT_NE(run_command(q(privateer_bin()) + " -c " + q(cfg) + " --check-config", &out), 0);
+  EXPECT_NE(out.find("'intervall'"), std::string::npos) << out;
+  EXPECT_NE(out.find("line 3"), std::string::npos) << out;
+
+  const fs::path cfg2 = write_config(tmp.path,
+                                     "packetsource: /nonexistent.pcap\n"
+                                     "outtemplate: /tmp/%P-%s.avro\n"
+                                     "plugins:\n  - flowtuple\n");
+  out.clear();
+  EXPECT_NE(run_command(q(privateer_bin()) + " -c " + q(cfg2), &out), 0);
+  EXPECT_NE(out.find("/nonexistent.pcap"), std::string::npos) << out;
+}
+
+// SIGINT in the middle of a run: the open interval is written as partial,
+// every file is complete (renamed, .done marker), and the exit status is 0.
+TEST(E2E, SigintWritesPartialInterval) {
+  TempDir tmp;
+  const fs::path gen = privateer_bin().parent_path().parent_path() / "perf" / "gen_telescope";
+  if (!fs::exists(gen)) GTEST_SKIP() << "generator not built";
+  std::string out;
+  ASSERT_EQ(run_command(q(gen) + " -o " + q(tmp.path / "big.pcap") + " -n 6000000 --pps 200000 --seed 7", &out), 0) << out;
+  std::ostringstream c;
+  c << "packetsource: " << (tmp.path / "big.pcap").string() << "\ninterval: 60\nrotatefreq: 0\nthreads: 1\n"
+    << "outtemplate: " << (tmp.path / "%P-%s.avro").string() << "\n"
+    << "prometheus: {enabled: no}\nprogress: no\nplugins:\n  - flowtuple\n";
+  const fs::path cfg = write_config(tmp.path, c.str());
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int fd = ::open((tmp.path / "app.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl(privateer_bin().c_str(), "privateer", "-c", cfg.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  kill(pid, SIGINT);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  const std::string log = read_file(tmp.path / "app.log");
+  ASSERT_TRUE(WIFEXITED(st)) << log;
+  EXPECT_EQ(WEXITSTATUS(st), 0) << log;
+  EXPECT_NE(log.find("SIGINT"), std::string::npos) << log;
+  size_t done_files = 0;
+  for (const auto& e : fs::directory_iterator(tmp.path)) {
+    const std::string name = e.path().filename().string();
+    EXPECT_EQ(name.find(".tmp"), std::string::npos) << "temporary file left: " << name;
+    if (e.path().extension() == ".done") {
+      ++done_files;
+      const std::string done = read_file(e.path());
+      const size_t last = done.rfind("\"partial\":");
+      ASSERT_NE(last, std::string::npos) << done;
+      EXPECT_EQ(done.compare(last, 14, "\"partial\":true"), 0) << "last interval must be partial: " << done;
+    }
+  }
+  EXPECT_GE(done_files, 1u);
+}
+
+}  // namespace
