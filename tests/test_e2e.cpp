@@ -386,6 +386,22 @@ TEST(E2E, PrometheusScrapesPacketCounters) {
 }
 
 
+// The bundled quickstart capture (made by perf/gen_telescope) gives the
+// oracle's answer too.
+TEST(E2E, QuickstartCaptureMatchesOracle) {
+  if (!shared_dir()) GTEST_SKIP() << "../shared (oracle.sh) absent";
+  if (!have_python_avro()) GTEST_SKIP() << "python3-avro not installed";
+  const fs::path capture = source_root() / "configs" / "quickstart" / "telescope.pcap";
+  TempDir tmp;
+  const fs::path cfg = write_config(tmp.path, base_config(capture.string(), 2, tmp.path));
+  std::string out;
+  ASSERT_EQ(run_command(q(privateer_bin()) + " -c " + q(cfg), &out), 0) << out;
+  const auto got = read_flowtuples(tmp.path);
+  const auto want = oracle(capture, 60);
+  ASSERT_FALSE(want.empty());
+  EXPECT_TRUE(got == want) << first_difference(got, want);
+}
+
 // A bad configuration stops start-up with a message naming the key and line.
 TEST(E2E, BadConfigNamesKeyAndLine) {
   TempDir tmp;

@@ -1,0 +1,18 @@
+#!/bin/bash
+# Installs what Privateer needs to build, run and test on Debian 12 (as root).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+build_pkgs=(g++ meson ninja-build pkg-config
+  libdpdk-dev libtrace3-dev libwandio1-dev libyaml-cpp-dev prometheus-cpp-dev
+  libavro-dev libpcap-dev libgtest-dev)
+# Independent readers and servers the tests use: tshark (oracle), python3-avro
+# and avrocat (read our Avro), prometheus (scrapes the endpoint), curl, tcpdump.
+test_pkgs=(python3 python3-avro avro-bin tshark prometheus curl tcpdump)
+missing=()
+for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
