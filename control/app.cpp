@@ -1,6 +1,8 @@
 #include "control/app.hpp"
 
+#include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -8,6 +10,7 @@
 #include <map>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "control/log.hpp"
 #include "control/metrics.hpp"
@@ -20,6 +23,9 @@ namespace privateer {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Nice value of the merge/output thread relative to the packet path.
+constexpr int kMergeNice = 5;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -227,51 +233,70 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     return n;
   });
 
+  // Interval merges and output writing run on their own thread at a lower
+  // CPU priority than the dispatcher and the workers: the packet path is
+  // never starved by output work, which can wait for idle time.
+  std::atomic<bool> merge_done{false};
+  std::exception_ptr merge_error;
+  std::thread merge_thread([&] {
+    pthread_setname_np(pthread_self(), "pvt-merge");
+    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kMergeNice);
+    try {
+      for (;;) {
+        if (auto d = rt.poll_result()) {
+          merger.add(std::move(d));
+        } else if (rt.finished()) {
+          auto last = rt.poll_result();
+          if (!last) break;
+          merger.add(std::move(last));
+        } else {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+      }
+    } catch (...) {
+      merge_error = std::current_exception();
+      rt.request_stop();
+      // Keep the workers' result ring drained so that they can finish.
+      while (!rt.finished() || rt.poll_result()) {
+        while (rt.poll_result()) {
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+    merge_done.store(true, std::memory_order_release);
+  });
+
   bool stopped_by_signal = false;
   int exit_status = 0;
   auto last_progress = Clock::now();
-  const timespec tick{0, 2 * 1000 * 1000};  // 2 ms
-  try {
-    for (;;) {
-      bool got = false;
-      while (auto d = rt.poll_result()) {
-        merger.add(std::move(d));
-        got = true;
-      }
-      if (!got && rt.finished()) {
-        // Everything the workers produced has been merged.
-        if (!rt.poll_result()) break;
-      }
-      if (!got) {
-        siginfo_t si;
-        if (sigtimedwait(&sigs, &si, &tick) > 0) {
-          log_info(std::string("received ") + (si.si_signo == SIGINT ? "SIGINT" : "SIGTERM") +
-                   ": closing the current interval as partial");
-          stopped_by_signal = true;
-          rt.request_stop();
-        }
-      }
-      if (show_progress && seconds_since(last_progress) >= 0.5) {
-        last_progress = Clock::now();
-        const DispatcherCounters& d = rt.dispatcher_counters();
-        const double el = seconds_since(t0);
-        const uint64_t total = d.source_bytes_total.load();
-        char pct[32] = "";
-        if (total) std::snprintf(pct, sizeof pct, "  %5.1f%%", 100.0 * d.source_bytes_read.load() / total);
-        std::fprintf(stderr, "\r\033[K%llu packets  %s pkt/s%s", static_cast<unsigned long long>(d.packets.load()),
-                     human_rate(d.packets.load() / (el > 0 ? el : 1)).c_str(), pct);
-        std::fflush(stderr);
-      }
+  const timespec tick{0, 50 * 1000 * 1000};  // 50 ms
+  while (!merge_done.load(std::memory_order_acquire)) {
+    siginfo_t si;
+    if (sigtimedwait(&sigs, &si, &tick) > 0 && !stopped_by_signal) {
+      log_info(std::string("received ") + (si.si_signo == SIGINT ? "SIGINT" : "SIGTERM") +
+               ": closing the current interval as partial");
+      stopped_by_signal = true;
+      rt.request_stop();
     }
+    if (show_progress && seconds_since(last_progress) >= 0.5) {
+      last_progress = Clock::now();
+      const DispatcherCounters& d = rt.dispatcher_counters();
+      const double el = seconds_since(t0);
+      const uint64_t total = d.source_bytes_total.load();
+      char pct[32] = "";
+      if (total) std::snprintf(pct, sizeof pct, "  %5.1f%%", 100.0 * d.source_bytes_read.load() / total);
+      std::fprintf(stderr, "\r\033[K%llu packets  %s pkt/s%s", static_cast<unsigned long long>(d.packets.load()),
+                   human_rate(d.packets.load() / (el > 0 ? el : 1)).c_str(), pct);
+      std::fflush(stderr);
+    }
+  }
+  merge_thread.join();
+  try {
     rt.join();
+    if (merge_error) std::rethrow_exception(merge_error);
   } catch (const std::exception& e) {
     if (show_progress) std::fprintf(stderr, "\n");
     log_error(std::string("run failed: ") + e.what());
-    rt.request_stop();
-    try {
-      rt.join();
-    } catch (...) {
-    }
     // Files still open keep their temporary names: no .done marker is written.
     return 1;
   }

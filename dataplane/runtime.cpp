@@ -1,5 +1,6 @@
 #include "dataplane/runtime.hpp"
 
+#include <pthread.h>
 #include <rte_ring.h>
 
 #include <chrono>
@@ -129,9 +130,16 @@ Runtime::~Runtime() {
 void Runtime::start(BurstReader reader) {
   started_at_ = std::chrono::steady_clock::now();
   for (unsigned w = 0; w < workers_.size(); ++w) {
-    workers_[w]->thread = std::thread([this, w] { worker_loop(w); });
+    workers_[w]->thread = std::thread([this, w] {
+      const std::string name = "pvt-worker" + std::to_string(w);
+      pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+      worker_loop(w);
+    });
   }
-  dispatcher_ = std::thread([this, r = std::move(reader)]() mutable { dispatch_loop(std::move(r)); });
+  dispatcher_ = std::thread([this, r = std::move(reader)]() mutable {
+    pthread_setname_np(pthread_self(), "pvt-dispatch");
+    dispatch_loop(std::move(r));
+  });
 }
 
 void Runtime::join() {
