@@ -402,6 +402,65 @@ TEST(E2E, QuickstartCaptureMatchesOracle) {
   EXPECT_TRUE(got == want) << first_difference(got, want);
 }
 
+// A full disk stops the run with an error naming the file and a non-zero
+// exit; nothing that looks complete is left behind (no final name without
+// its .done marker).
+TEST(E2E, FullDiskFailsClearly) {
+  PRIVATEER_REQUIRE_CORPUS();
+  TempDir tmp;
+  const fs::path mnt = tmp.path / "small";
+  fs::create_directories(mnt);
+  if (run_command("mount -t tmpfs -o size=64k tmpfs " + q(mnt)) != 0) GTEST_SKIP() << "cannot mount a small tmpfs here";
+  const fs::path capture = *corpus_dir() / "stopddos__pkt.TCP.synflood.spoofed.pcap";
+  std::ostringstream c;
+  c << "packetsource: " << capture.string() << "\ninterval: 60\nrotatefreq: 0\n"
+    << "outtemplate: " << (mnt / "%P-%s.avro").string() << "\n"
+    << "prometheus: {enabled: no}\nprogress: no\nplugins:\n  - flowtuple\n";
+  const fs::path cfg = write_config(tmp.path, c.str());
+  std::string out;
+  const int rc = run_command(q(privateer_bin()) + " -c " + q(cfg), &out);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(mnt)) names.push_back(e.path().filename().string());
+  run_command("umount " + q(mnt));
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_NE(out.find("No space left on device"), std::string::npos) << out;
+  EXPECT_NE(out.find((mnt / "flowtuple-").string()), std::string::npos) << out;
+  for (const auto& n : names) {
+    if (n.size() > 5 && n.compare(n.size() - 5, 5, ".avro") == 0) {
+      EXPECT_NE(std::find(names.begin(), names.end(), n + ".done"), names.end()) << n << " has no .done marker";
+    }
+  }
+}
+
+// The progress line: drawn when asked for (or on a terminal), never in
+// output that is not a terminal.
+TEST(E2E, ProgressLineOnlyWhereWanted) {
+  TempDir tmp;
+  const fs::path capture = source_root() / "configs" / "quickstart" / "telescope.pcap";
+  std::string with, without;
+  const fs::path cfg1 = write_config(tmp.path, base_config(capture.string(), 1, tmp.path));
+  ASSERT_EQ(run_command(q(privateer_bin()) + " -c " + q(cfg1), &without), 0) << without;
+  EXPECT_EQ(without.find('\r'), std::string::npos) << "progress: no";
+  auto progress_auto = [&](const fs::path& source) {
+    std::string text = base_config(source.string(), 1, tmp.path);
+    return write_config(tmp.path, text.replace(text.find("progress: no"), 12, "progress: auto"));
+  };
+  const fs::path cfg2 = progress_auto(capture);
+  ASSERT_EQ(run_command(q(privateer_bin()) + " -c " + q(cfg2), &without), 0) << without;
+  EXPECT_EQ(without.find('\r'), std::string::npos) << "auto, stderr not a terminal";
+  const fs::path gen = privateer_bin().parent_path().parent_path() / "perf" / "gen_telescope";
+  if (run_command("command -v script") == 0 && fs::exists(gen)) {
+    // A run long enough for the line (drawn every 0.5 s); `script` gives the
+    // program a terminal, and auto then draws it.
+    const fs::path big = tmp.path / "big.pcap";
+    ASSERT_EQ(run_command(q(gen) + " -q -o " + q(big) + " -n 3M --seed 3"), 0);
+    const fs::path cfg3 = progress_auto(big);
+    ASSERT_EQ(run_command("script -qec " + q(privateer_bin().string() + " -c " + cfg3.string()) + " /dev/null", &with), 0) << with;
+    EXPECT_NE(with.find("packets"), std::string::npos) << with;
+    EXPECT_NE(with.find('%'), std::string::npos) << with;
+  }
+}
+
 // A bad configuration stops start-up with a message naming the key and line.
 TEST(E2E, BadConfigNamesKeyAndLine) {
   TempDir tmp;
