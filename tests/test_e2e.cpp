@@ -35,7 +35,12 @@ struct TempDir {
   }
 };
 
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+std::string q(const fs::path& p) {
+  std::string s(1, '\'');
+  s += p.string();
+  s += '\'';
+  return s;
+}
 
 bool have_python_avro() { return run_command("/usr/bin/python3 -c 'import avro'") == 0; }
 
