@@ -399,11 +399,18 @@ class PcapngReader final : public FileReaderBase {
         ifaces_.push_back(f);
         return false;
       }
-      case kEpb: {
-        if (len < 32) corrupt("pcapng enhanced packet block");
-        const uint32_t id = ld32(p + 8, swap_);
+      case kEpb:
+      case kObsoletePb: {
+        // The obsolete Packet Block is an EPB with a 16-bit interface id
+        // followed by a 16-bit drop count.
+        const bool epb = type == kEpb;
+        if (len < 32) corrupt(epb ? "pcapng enhanced packet block" : "pcapng packet block");
+        const uint32_t id = epb ? ld32(p + 8, swap_) : ld16(p + 8, swap_);
         const uint32_t caplen = ld32(p + 20, swap_);
-        if (caplen > len - 32) corrupt("pcapng enhanced packet block (capture length " + std::to_string(caplen) + ")");
+        if (caplen > len - 32) {
+          corrupt(std::string(epb ? "pcapng enhanced packet block" : "pcapng packet block") + " (capture length " +
+                  std::to_string(caplen) + ")");
+        }
         const Iface& f = iface(id);
         pkt.data = p + 28;
         pkt.caplen = caplen;
@@ -422,19 +429,6 @@ class PcapngReader final : public FileReaderBase {
         pkt.caplen = caplen;
         pkt.wirelen = wirelen;
         pkt.ts_ns = 0;  // a simple packet block has no timestamp
-        pkt.linktype = f.linktype;
-        return true;
-      }
-      case kObsoletePb: {
-        if (len < 32) corrupt("pcapng packet block");
-        const uint16_t id = ld16(p + 8, swap_);
-        const uint32_t caplen = ld32(p + 20, swap_);
-        if (caplen > len - 32) corrupt("pcapng packet block (capture length " + std::to_string(caplen) + ")");
-        const Iface& f = iface(id);
-        pkt.data = p + 28;
-        pkt.caplen = caplen;
-        pkt.wirelen = ld32(p + 24, swap_);
-        pkt.ts_ns = ts_ns(f, (uint64_t{ld32(p + 12, swap_)} << 32) | ld32(p + 16, swap_));
         pkt.linktype = f.linktype;
         return true;
       }
