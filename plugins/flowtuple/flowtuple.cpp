@@ -417,21 +417,12 @@ inline unsigned key_byte(const Slot4& s, unsigned d) {
   return static_cast<unsigned>(w >> (56 - 8 * (d & 7))) & 0xff;
 }
 
-// MSD radix sort on the key bytes from `d` on, falling back to std::sort for
-// small ranges. `tmp` has room for n; the result ends up in `a`. Each bucket
-// is sorted in `tmp` (with `a` as its scratch) and copied back while still
-// in cache.
-void radix_sort4(Slot4* a, Slot4* tmp, size_t n, unsigned d) {
-  constexpr size_t kSmall = 256;
-  size_t count[256];
-  while (true) {
-    if (n <= kSmall || d >= 24) {
-      std::sort(a, a + n, less4);
-      return;
-    }
-    std::fill(std::begin(count), std::end(count), size_t{0});
+// Histogram of key byte `d` on, skipping bytes equal across the range (they
+// order nothing). Returns the byte to split on, 24 when none is left.
+unsigned split_byte(const Slot4* a, size_t n, unsigned d, size_t* count) {
+  for (; d < 24; ++d) {
+    std::fill(count, count + 256, size_t{0});
     for (size_t i = 0; i < n; ++i) ++count[key_byte(a[i], d)];
-    // A byte equal across the range orders nothing: go to the next one.
     bool single = false;
     for (unsigned b = 0; b < 256; ++b) {
       if (count[b]) {
@@ -440,7 +431,20 @@ void radix_sort4(Slot4* a, Slot4* tmp, size_t n, unsigned d) {
       }
     }
     if (!single) break;
-    ++d;
+  }
+  return d;
+}
+
+// MSD radix sort on the key bytes from `d` on, falling back to std::sort for
+// small ranges. `tmp` has room for n; the result ends up in `a`. Each bucket
+// is sorted in `tmp` (with `a` as its scratch) and copied back while still
+// in cache.
+void radix_sort4(Slot4* a, Slot4* tmp, size_t n, unsigned d) {
+  constexpr size_t kSmall = 256;
+  size_t count[256];
+  if (n <= kSmall || (d = split_byte(a, n, d, count)) >= 24) {
+    std::sort(a, a + n, less4);
+    return;
   }
   size_t pos[256];
   size_t sum = 0;
@@ -455,6 +459,47 @@ void radix_sort4(Slot4* a, Slot4* tmp, size_t n, unsigned d) {
     if (c > 1) radix_sort4(tmp + off, a + off, c, d + 1);
     if (c) std::memcpy(static_cast<void*>(a + off), tmp + off, c * sizeof(Slot4));
     off += c;
+  }
+}
+
+// Ranges up to this many slots are sorted with radix_sort4 and a scratch of
+// that size (1 MiB); larger ones in place (no memory of their size).
+constexpr size_t kOutOfPlaceMax = size_t{1} << 15;
+
+// In-place MSD radix sort (American flag sort) down to ranges of
+// kOutOfPlaceMax, which go to radix_sort4 with `tmp`.
+void radix_sort4_inplace(Slot4* a, size_t n, unsigned d, Slot4* tmp) {
+  if (n <= kOutOfPlaceMax) {
+    radix_sort4(a, tmp, n, d);
+    return;
+  }
+  size_t count[256];
+  if ((d = split_byte(a, n, d, count)) >= 24) {
+    std::sort(a, a + n, less4);
+    return;
+  }
+  size_t head[256], end[256];
+  size_t sum = 0;
+  for (unsigned b = 0; b < 256; ++b) {
+    head[b] = sum;
+    sum += count[b];
+    end[b] = sum;
+  }
+  for (unsigned b = 0; b < 256; ++b) {
+    while (head[b] < end[b]) {
+      Slot4 v = a[head[b]];
+      unsigned k = key_byte(v, d);
+      while (k != b) {
+        std::swap(v, a[head[k]++]);
+        k = key_byte(v, d);
+      }
+      a[head[b]++] = v;
+    }
+  }
+  size_t off = 0;
+  for (unsigned b = 0; b < 256; ++b) {
+    if (count[b] > 1) radix_sort4_inplace(a + off, count[b], d + 1, tmp);
+    off += count[b];
   }
 }
 
@@ -586,50 +631,93 @@ void FlowtuplePlugin::encode(const Flowtuple6Record& r, AvroEncoder& enc) {
                      r.tcp_synlen, r.tcp_synwinlen, r.packet_cnt);
 }
 
-// Copies every worker's entries into buf4_ / buf6_, frees the workers'
-// tables and sorts. Returns the number of IPv4 entries (before summing).
-size_t FlowtuplePlugin::gather(std::vector<std::unique_ptr<IntervalResult>>& results) {
-  size_t n4 = 0, n6 = 0;
-  std::vector<FlowtupleResult*> rs;
-  rs.reserve(results.size());
+// Sorts every worker's IPv4 entries inside its table (compacted to the
+// front; the tables stay in pending_ until emit4()), copies the IPv6 entries
+// into buf6_ (draining those tables) and sorts them. No memory the size of
+// the IPv4 entries is allocated: fresh memory costs more in page faults than
+// the sort itself.
+void FlowtuplePlugin::gather(std::vector<std::unique_ptr<IntervalResult>>& results) {
+  size_t n6 = 0;
+  pending_.clear();
   for (auto& r : results) {
     if (!r) continue;
     auto* fr = dynamic_cast<FlowtupleResult*>(r.get());
     if (!fr) throw std::logic_error("flowtuple merge: result of another plugin");
-    rs.push_back(fr);
-    n4 += fr->v4().size();
+    pending_.push_back(fr);
     n6 += fr->v6().size();
-  }
-  // Scratch: keep the capacity between intervals unless it is far too big.
-  if (n4 > cap4_ || (cap4_ > (size_t{1} << 20) && cap4_ > 4 * n4)) {
-    buf4_.reset();
-    tmp4_.reset();
-    cap4_ = std::max<size_t>(n4, 1024);
-    buf4_.reset(new Slot4[cap4_]);
-    tmp4_.reset(new Slot4[cap4_]);
   }
   buf6_.clear();
   if (buf6_.capacity() > (size_t{1} << 16) && buf6_.capacity() > 4 * n6) buf6_.shrink_to_fit();
   buf6_.reserve(n6);
-
-  Slot4* out = buf4_.get();
-  for (FlowtupleResult* fr : rs) {
-    fr->v4().drain([&](const Slot4& s) { *out++ = s; });
+  for (FlowtupleResult* fr : pending_) {
     fr->v6().drain([&](const Slot6& s) { buf6_.push_back(s); });
+  }
+  std::sort(buf6_.begin(), buf6_.end(), less6);
+
+  sort_tmp_.resize(kOutOfPlaceMax);
+  for (FlowtupleResult* fr : pending_) {
+    const size_t n = fr->v4().size();
+    Slot4* a = fr->v4().compact();
+    if (n > 1) radix_sort4_inplace(a, n, common_prefix_bytes(a, n), sort_tmp_.data());
+  }
+}
+
+template <class F>
+void FlowtuplePlugin::emit4(F&& f) {
+  struct Run {
+    Slot4* cur;
+    Slot4* end;
+  };
+  std::vector<Run> runs;
+  for (FlowtupleResult* fr : pending_) {
+    const size_t n = fr->v4().size();
+    if (n) runs.push_back({const_cast<Slot4*>(fr->v4().slots()), const_cast<Slot4*>(fr->v4().slots()) + n});
+  }
+  if (runs.size() == 1) {
+    // One worker: its keys are distinct.
+    for (Slot4* s = runs[0].cur; s != runs[0].end; ++s) {
+      f(static_cast<const Slot4&>(*s), s->count);
+      s->count = 0;
+    }
+  } else if (!runs.empty()) {
+    // Several: merge the sorted runs; equal keys (from different workers)
+    // come out adjacent, the one with the smallest values first.
+    auto next = [&runs]() -> Slot4* {
+      size_t best = runs.size();
+      for (size_t r = 0; r < runs.size(); ++r) {
+        if (runs[r].cur == runs[r].end) continue;
+        if (best == runs.size() || less4(*runs[r].cur, *runs[best].cur)) best = r;
+      }
+      return best == runs.size() ? nullptr : runs[best].cur++;
+    };
+    Slot4* s = next();
+    while (s) {
+      uint64_t c = s->count;
+      Slot4* t = next();
+      while (t && t->same_key(*s)) {
+        c += t->count;
+        t->count = 0;
+        t = next();
+      }
+      f(static_cast<const Slot4&>(*s), c);
+      s->count = 0;
+      s = t;
+    }
+  }
+  for (FlowtupleResult* fr : pending_) {
+    fr->v4().mark_emptied();
     fr->release();   // the emptied tables go back to their worker
   }
-  n4_ = n4;
-  radix_sort4(buf4_.get(), tmp4_.get(), n4, common_prefix_bytes(buf4_.get(), n4));
-  std::sort(buf6_.begin(), buf6_.end(), less6);
-  return n4;
+  pending_.clear();
 }
 
 FlowtupleMerged FlowtuplePlugin::merge_records(std::vector<std::unique_ptr<IntervalResult>>& results) {
-  const size_t n4 = gather(results);
+  gather(results);
+  size_t n4 = 0;
+  for (FlowtupleResult* fr : pending_) n4 += fr->v4().size();
   FlowtupleMerged m;
   m.v4.reserve(n4);
-  for_each_summed(buf4_.get(), n4,
-                  [&](const Slot4& s, uint64_t c) { m.v4.push_back(to_record(s, c, interval_)); });
+  emit4([&](const Slot4& s, uint64_t c) { m.v4.push_back(to_record(s, c, interval_)); });
   for_each_summed(buf6_.data(), buf6_.size(),
                   [&](const Slot6& s, uint64_t c) { m.v6.push_back(to_record(s, c, interval_)); });
   return m;
@@ -637,23 +725,34 @@ FlowtupleMerged FlowtuplePlugin::merge_records(std::vector<std::unique_ptr<Inter
 
 MergeStats FlowtuplePlugin::merge(const IntervalInfo&, std::vector<std::unique_ptr<IntervalResult>>& results) {
   if (!out4_ || !out6_) throw std::logic_error("flowtuple merge before open_outputs");
-  const size_t n4 = gather(results);
+  gather(results);
   MergeStats st;
-  AvroEncoder& enc = enc_;
   AvroStream& o4 = *out4_;
   const uint64_t interval = interval_;
-  for_each_summed(buf4_.get(), n4, [&](const Slot4& s, uint64_t c) {
-    enc.clear();
-    enc.put_long(static_cast<int64_t>((s.w0 >> 32) * interval));
-    enc.put_long(static_cast<uint32_t>(s.w0));
-    enc.put_long(static_cast<uint32_t>(s.w1 >> 32));
-    encode_common_tail(enc, static_cast<uint16_t>(s.w1 >> 16), static_cast<uint16_t>(s.w1),
-                       static_cast<uint8_t>(s.w2 >> 56), static_cast<uint8_t>(s.w2 >> 48),
-                       static_cast<uint8_t>(s.w2 >> 40), static_cast<uint16_t>(s.w2 >> 24),
-                       static_cast<uint8_t>(s.w2 >> 16), static_cast<uint16_t>(s.w2), c);
-    o4.append_encoded(enc.data(), enc.size());
+  const UnfilledTail& tail = unfilled_tail();
+  emit4([&](const Slot4& s, uint64_t c) {
+    // At most 12 * 10 bytes before the tail (32 at most).
+    uint8_t buf[160];
+    uint8_t* p = buf;
+    auto put = [&p](uint64_t v) { p += AvroEncoder::write_varint(p, AvroEncoder::zigzag64(static_cast<int64_t>(v))); };
+    put((s.w0 >> 32) * interval);
+    put(static_cast<uint32_t>(s.w0));
+    put(static_cast<uint32_t>(s.w1 >> 32));
+    put(static_cast<uint16_t>(s.w1 >> 16));
+    put(static_cast<uint16_t>(s.w1));
+    put(static_cast<uint8_t>(s.w2 >> 56));
+    put(static_cast<uint8_t>(s.w2 >> 48));
+    put(static_cast<uint8_t>(s.w2 >> 40));
+    put(static_cast<uint16_t>(s.w2 >> 24));
+    put(static_cast<uint8_t>(s.w2 >> 16));
+    put(static_cast<uint16_t>(s.w2));
+    put(c);
+    std::memcpy(p, tail.bytes, tail.len);
+    p += tail.len;
+    o4.append_encoded(buf, static_cast<size_t>(p - buf));
     ++st.records;
   });
+  AvroEncoder& enc = enc_;
   AvroStream& o6 = *out6_;
   for_each_summed(buf6_.data(), buf6_.size(), [&](const Slot6& s, uint64_t c) {
     enc.clear();

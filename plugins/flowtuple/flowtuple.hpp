@@ -192,6 +192,26 @@ class FlatTable {
     size_ = 0;
   }
   const Slot* slots() const { return slots_; }
+  // For the merge, which sorts the entries inside the table: moves every
+  // occupied slot to the front (slots [0, size()) occupied, the rest empty)
+  // and returns the slots. The table cannot take keys any more until
+  // mark_emptied().
+  Slot* compact() {
+    if (!slots_) return nullptr;
+    size_t k = 0;
+    for (size_t i = 0; i <= mask_; ++i) {
+      if (!slots_[i].count) continue;
+      if (k != i) {
+        slots_[k] = slots_[i];
+        slots_[i].count = 0;
+      }
+      ++k;
+    }
+    return slots_;
+  }
+  // After the caller zeroed the count of every occupied slot itself (the
+  // merge does so while it reads them): the table is then as new.
+  void mark_emptied() { size_ = 0; }
 
   // Smallest capacity that holds n entries without growing.
   static size_t capacity_for(size_t n);
@@ -316,7 +336,12 @@ class FlowtuplePlugin : public Plugin {
   bool sorttuples_option() const { return sorttuples_; }
 
  private:
-  size_t gather(std::vector<std::unique_ptr<IntervalResult>>& results);
+  void gather(std::vector<std::unique_ptr<IntervalResult>>& results);
+  // Calls f(slot, summed_count) per distinct IPv4 key in output order (a
+  // merge of the sorted tables), zeroes the slots read, then hands the
+  // tables gathered back to their workers.
+  template <class F>
+  void emit4(F&& f);
 
   uint32_t interval_;
   bool sorttuples_ = true;
@@ -324,10 +349,10 @@ class FlowtuplePlugin : public Plugin {
   AvroStream* out6_ = nullptr;
   AvroEncoder enc_;
   // Merge scratch, reused across intervals (shrunk when far too big).
-  std::unique_ptr<ft_detail::Slot4[]> buf4_;
-  std::unique_ptr<ft_detail::Slot4[]> tmp4_;
-  size_t cap4_ = 0;
-  size_t n4_ = 0;
+  // The IPv4 entries are sorted inside the workers' tables (compacted), which
+  // stay in pending_ until emit4() merges and empties them.
+  std::vector<FlowtupleResult*> pending_;
+  std::vector<ft_detail::Slot4> sort_tmp_;   // small: for the radix sort's leaves
   std::vector<ft_detail::Slot6> buf6_;
 };
 
