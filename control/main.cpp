@@ -12,6 +12,7 @@
 #include "control/log.hpp"
 #include "hw/source.hpp"
 #include "plugins/common/options.hpp"
+#include "plugins/registry.hpp"
 
 namespace {
 
@@ -94,6 +95,8 @@ int main(int argc, char** argv) {
   Config cfg;
   try {
     cfg = load_config(config_path);
+    // Plugin options are checked by the plugins themselves.
+    for (const auto& spec : cfg.plugins) make_plugin(spec.name, spec.options, spec.path, cfg.interval);
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "privateer: %s: %s\n", config_path.c_str(), e.what());
     return 1;

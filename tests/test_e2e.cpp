@@ -67,6 +67,17 @@ std::string base_config(const std::string& source, unsigned threads, const fs::p
   return c.str();
 }
 
+std::vector<std::string> read_lines_sorted(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  std::string l;
+  while (std::getline(in, l)) {
+    if (!l.empty()) lines.push_back(l);
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
 // All records of the complete (renamed) flowtuple files in `dir`, as sorted
 // oracle-format lines.
 std::vector<std::string> read_flowtuples(const fs::path& dir, const std::string& stream = "flowtuple") {
@@ -77,22 +88,8 @@ std::vector<std::string> read_flowtuples(const fs::path& dir, const std::string&
     std::string out;
     const int rc = run_stdout("/usr/bin/python3 " + q(source_root() / "tests" / "read_avro.py") + " " + q(e.path()), &out);
     EXPECT_EQ(rc, 0) << out;
-    std::istringstream in(out);
-    std::string l;
-    while (std::getline(in, l)) {
-      if (!l.empty()) lines.push_back(l);
-    }
-  }
-  std::sort(lines.begin(), lines.end());
-  return lines;
-}
-
-std::vector<std::string> read_lines_sorted(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  std::string l;
-  while (std::getline(in, l)) {
-    if (!l.empty()) lines.push_back(l);
+    const auto part = read_lines_sorted(out);
+    lines.insert(lines.end(), part.begin(), part.end());
   }
   std::sort(lines.begin(), lines.end());
   return lines;
@@ -478,6 +475,14 @@ TEST(E2E, BadConfigNamesKeyAndLine) {
   EXPECT_NE(run_command(q(privateer_bin()) + " -c " + q(cfg) + " --check-config", &out), 0);
   EXPECT_NE(out.find("'intervall'"), std::string::npos) << out;
   EXPECT_NE(out.find("line 3"), std::string::npos) << out;
+
+  const fs::path cfg_opt = write_config(tmp.path,
+                                        "packetsource: /nonexistent.pcap\n"
+                                        "outtemplate: /tmp/%P-%s.avro\n"
+                                        "plugins:\n  - flowtuple:\n      sortuples: yes\n");
+  out.clear();
+  EXPECT_NE(run_command(q(privateer_bin()) + " -c " + q(cfg_opt) + " --check-config", &out), 0);
+  EXPECT_NE(out.find("'plugins.flowtuple.sortuples' (line 5)"), std::string::npos) << out;
 
   const fs::path cfg2 = write_config(tmp.path,
                                      "packetsource: /nonexistent.pcap\n"
