@@ -129,6 +129,7 @@ void register_metrics(MetricsRegistry& reg, const std::string& source_name, cons
     w.counter("privateer_truncated_packets_total", "Packets cut to fit a batch buffer", d.truncated_to_batch.load(),
               {{"reason", "batch_arena"}});
     w.counter("privateer_dispatch_ring_full_waits_total", "Times the dispatcher waited for a worker ring with room (files are never dropped)", d.ring_full_waits.load());
+    w.counter("privateer_dispatch_merge_waits_total", "Times the dispatcher waited for the control plane to merge older intervals", d.merge_waits.load());
     for (unsigned i = 0; i < rt.workers(); ++i) {
       const WorkerCounters& c = rt.worker_counters(i);
       const MetricLabels wl{{"worker", std::to_string(i)}};
@@ -245,6 +246,7 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
       for (;;) {
         if (auto d = rt.poll_result()) {
           merger.add(std::move(d));
+          rt.set_merged_intervals(merger.intervals());
         } else if (rt.finished()) {
           auto last = rt.poll_result();
           if (!last) break;

@@ -188,6 +188,16 @@ void Runtime::flush(unsigned w) {
 }
 
 void Runtime::close_interval(uint64_t start, bool last, bool partial) {
+  if (opt_.max_unmerged_intervals &&
+      closed_intervals_ >= merged_intervals_.load(std::memory_order_acquire) + opt_.max_unmerged_intervals) {
+    dcount_.merge_waits.fetch_add(1, std::memory_order_relaxed);
+    Backoff backoff;
+    while (closed_intervals_ >= merged_intervals_.load(std::memory_order_acquire) + opt_.max_unmerged_intervals &&
+           !stop_requested_.load(std::memory_order_relaxed)) {
+      backoff.wait();
+    }
+  }
+  ++closed_intervals_;
   for (unsigned w = 0; w < workers_.size(); ++w) {
     flush(w);
     Batch* b = get_free_batch(w);

@@ -29,6 +29,9 @@ struct RuntimeOptions {
   uint64_t end_boundary = 0;        // unix seconds; reading stops at the first packet at/after it (0: none)
   uint32_t batches_per_worker = 16; // batches in flight per worker (ring depth)
   uint32_t max_gap_intervals = 1440;  // a bigger forward time jump is not filled with empty intervals
+  // Closed intervals the control plane may have still to merge before the
+  // dispatcher waits: bounds the memory held by unmerged results (0: no bound).
+  uint32_t max_unmerged_intervals = 2;
 };
 
 // Counters written by one thread and read by any (relaxed atomics, one cache
@@ -49,6 +52,7 @@ struct alignas(64) DispatcherCounters {
   std::atomic<uint64_t> late_packets{0};   // timestamp before the open interval
   std::atomic<uint64_t> time_jumps{0};     // forward jumps over more than max_gap_intervals
   std::atomic<uint64_t> ring_full_waits{0};  // times the dispatcher waited for a free batch
+  std::atomic<uint64_t> merge_waits{0};      // times the dispatcher waited for the control plane to merge
   std::array<std::atomic<uint64_t>, kDecodeErrorCount> decode_errors{};
   std::atomic<uint64_t> source_bytes_read{0};
   std::atomic<uint64_t> source_bytes_total{0};
@@ -81,6 +85,9 @@ class Runtime {
   void request_stop() { stop_requested_.store(true, std::memory_order_relaxed); }
   // Takes one finished interval result, if any (control plane side).
   std::unique_ptr<IntervalDone> poll_result();
+  // The control plane has merged `n` intervals in all (lets the dispatcher
+  // close more, see RuntimeOptions::max_unmerged_intervals).
+  void set_merged_intervals(uint64_t n) { merged_intervals_.store(n, std::memory_order_release); }
   // True once the dispatcher and all workers have exited (results may remain to poll).
   bool finished() const { return finished_workers_.load(std::memory_order_acquire) == workers_.size() && dispatcher_done_.load(std::memory_order_acquire); }
   // Waits for all threads; rethrows a source error raised in the dispatcher.
@@ -120,6 +127,8 @@ class Runtime {
   std::exception_ptr dispatch_error_;
   // dispatcher-thread interval state
   bool started_ = false;
+  uint64_t closed_intervals_ = 0;
+  std::atomic<uint64_t> merged_intervals_{0};
   uint64_t cur_interval_ = 0;
   uint64_t first_interval_ = 0;
 };

@@ -18,6 +18,7 @@
 #              already generated there with the same PACKETS and SEED is reused.
 #   SEED       generator seed (default 1)
 #   KEEP=1     keep the temporary WORKDIR
+#   REPEAT     runs of each measurement; the median wall time is kept (default 3)
 #   CODEC      Avro codec for the appliance runs: deflate (default), snappy, null
 # exit status: 0 all runs ok; 1 a baseline failed or bad usage; 2 privateer
 # missing or a privateer run failed (baseline figures are still printed).
@@ -87,6 +88,24 @@ measure() {
   RSS_KB=${RSS_KB:-0}
 }
 
+# measure_median NAME CMD...: runs CMD $REPEAT times (default 3) and keeps
+# the run with the median wall time (these machines are noisy); its files
+# become $W/NAME.{out,err,time} and it sets WALL_S, RSS_KB, RC.
+measure_median() {
+  local name=$1; shift
+  local r walls=() pick
+  for ((r = 1; r <= ${REPEAT:-3}; r++)); do
+    measure "$name.r$r" "$@"
+    [ "$RC" -eq 0 ] || { cp "$W/$name.r$r.out" "$W/$name.out"; cp "$W/$name.r$r.err" "$W/$name.err"; return; }
+    walls+=("$WALL_S $r")
+  done
+  pick=$(printf '%s\n' "${walls[@]}" | sort -n | awk -v m=$(( (${REPEAT:-3} + 1) / 2 )) 'NR == m { print $2 }')
+  for ext in out err time; do cp "$W/$name.r$pick.$ext" "$W/$name.$ext"; done
+  WALL_S=$(printf '%s\n' "${walls[@]}" | awk -v p="$pick" '$2 == p { print $1 }')
+  RSS_KB=$(awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); print $2 }' "$W/$name.time")
+  echo "  ($name: ${REPEAT:-3} runs, wall s: $(printf '%s\n' "${walls[@]}" | sort -n | awk '{ printf "%s%.3f", (NR > 1 ? " " : ""), $1 }'); median kept)"
+}
+
 # report LABEL PACKETS: one line for the run just measured; sets PPS.
 report() {
   local label=$1 n=$2
@@ -136,7 +155,7 @@ cat "$F" >/dev/null
 # ---------------------------------------------------------------- baselines
 
 echo "== runs"
-measure pcap_baseline "$BASELINE" "$F"
+measure_median pcap_baseline "$BASELINE" "$F"
 [ "$RC" -eq 0 ] || { cat "$W/pcap_baseline.err" >&2; die "pcap_baseline failed (rc=$RC)"; }
 N=$(sed -n 's/.*packets=\([0-9]*\).*/\1/p' "$W/pcap_baseline.out")
 [[ "$N" =~ ^[1-9][0-9]*$ ]] || die "pcap_baseline printed no packet count: $(cat "$W/pcap_baseline.out")"
@@ -150,7 +169,7 @@ echo " loop_pps=$INNER_PPS"
 
 TCPDUMP_PPS=n/a
 if command -v tcpdump >/dev/null; then
-  measure tcpdump tcpdump -r "$F" -w /dev/null
+  measure_median tcpdump tcpdump -r "$F" -w /dev/null
   if [ "$RC" -eq 0 ]; then
     report "tcpdump -r -w /dev/null" "$N"
     TCPDUMP_PPS=$PPS
@@ -189,7 +208,7 @@ prometheus: {enabled: no}
 progress: no
 output: {avro_codec: ${CODEC:-deflate}}
 EOF
-    measure "privateer-t$t" "$PRIVATEER" -c "$cfg"
+    measure_median "privateer-t$t" "$PRIVATEER" -c "$cfg"
     if [ "$RC" -ne 0 ]; then
       echo "bench_flowtuple: ERROR: privateer with threads=$t failed (rc=$RC); config $cfg; last log lines:" >&2
       tail -n 15 "$W/privateer-t$t.err" "$W/privateer-t$t.out" >&2 || true

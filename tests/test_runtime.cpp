@@ -3,7 +3,9 @@
 // gap closed, late packets kept, flows kept on one worker.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
+#include <thread>
 #include <set>
 #include <vector>
 
@@ -106,7 +108,10 @@ RunResult run_runtime(unsigned workers, const std::vector<std::pair<uint64_t, st
       r.per_src[d->interval_start][s] += n;
       if (n) r.workers_seen[s].insert(d->worker);
     }
-    if (++arrivals[d->interval_start] == workers) r.order.push_back(d->interval_start);
+    if (++arrivals[d->interval_start] == workers) {
+      r.order.push_back(d->interval_start);
+      rt.set_merged_intervals(r.order.size());
+    }
   }
   rt.join();
   r.late = rt.dispatcher_counters().late_packets.load();
@@ -165,4 +170,52 @@ TEST(Runtime, LatePacketsAndTimeJumps) {
   uint64_t total = 0;
   for (auto& [iv, n] : r.packets_per_interval) total += n;
   EXPECT_EQ(total, 4u);
+}
+
+// The dispatcher closes no more than max_unmerged_intervals intervals ahead
+// of what the control plane has merged, so unmerged results cannot pile up.
+TEST(Runtime, WaitsForMergesBeforeClosingMore) {
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> pkts;
+  for (uint64_t iv = 0; iv < 6; ++iv) pkts.push_back({1700000040 + 60 * iv, udp_packet(1, 2, 3, 4)});
+  RuntimeOptions o;
+  o.workers = 2;
+  o.max_unmerged_intervals = 2;
+  std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(2);
+  for (auto& p : procs) p.push_back(std::make_unique<CountingProcessor>());
+  Runtime rt(o, std::move(procs));
+  size_t next = 0;
+  rt.start([&](RawPacket* out, size_t max, bool* eof) {
+    size_t n = 0;
+    while (n < max && next < pkts.size()) {
+      out[n].data = pkts[next].second.data();
+      out[n].caplen = out[n].wirelen = static_cast<uint32_t>(pkts[next].second.size());
+      out[n].ts_ns = pkts[next].first * 1000000000ULL;
+      out[n].linktype = linktype::ethernet;
+      ++n;
+      ++next;
+    }
+    *eof = next == pkts.size();
+    return n;
+  });
+  std::map<uint64_t, unsigned> arrivals;
+  auto drain = [&] {
+    while (auto d = rt.poll_result()) ++arrivals[d->interval_start];
+  };
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  drain();
+  EXPECT_EQ(arrivals.size(), 2u) << "only two intervals closed while none was merged";
+  EXPECT_GE(rt.dispatcher_counters().merge_waits.load(), 1u);
+  uint64_t merged = 0;
+  for (;;) {
+    const bool finished = rt.finished();  // read before draining: all results are in the ring
+    drain();
+    for (auto it = arrivals.begin(); it != arrivals.end() && it->second == 2;) {
+      it = arrivals.erase(it);
+      rt.set_merged_intervals(++merged);
+    }
+    if (finished && arrivals.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  rt.join();
+  EXPECT_EQ(merged, 6u);
 }
