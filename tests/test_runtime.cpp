@@ -59,6 +59,27 @@ std::vector<uint8_t> udp_packet(uint32_t src, uint32_t dst, uint16_t sport, uint
   return p;
 }
 
+using Packets = std::vector<std::pair<uint64_t, std::vector<uint8_t>>>;
+
+// A BurstReader handing out (timestamp in seconds, bytes) pairs in order.
+BurstReader reader_for(const Packets& pkts) {
+  auto next = std::make_shared<size_t>(0);
+  return [&pkts, next](RawPacket* out, size_t max, bool* eof) {
+    size_t n = 0;
+    while (n < max && *next < pkts.size()) {
+      const auto& [sec, bytes] = pkts[*next];
+      out[n].data = bytes.data();
+      out[n].caplen = out[n].wirelen = static_cast<uint32_t>(bytes.size());
+      out[n].ts_ns = sec * 1000000000ULL;
+      out[n].linktype = linktype::ethernet;
+      ++n;
+      ++*next;
+    }
+    *eof = *next == pkts.size();
+    return n;
+  };
+}
+
 struct RunResult {
   std::map<uint64_t, uint64_t> packets_per_interval;
   std::map<uint64_t, std::map<uint32_t, uint64_t>> per_src;
@@ -76,20 +97,7 @@ RunResult run_runtime(unsigned workers, const std::vector<std::pair<uint64_t, st
   std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(workers);
   for (auto& p : procs) p.push_back(std::make_unique<CountingProcessor>());
   Runtime rt(o, std::move(procs));
-  size_t next = 0;
-  rt.start([&](RawPacket* out, size_t max, bool* eof) {
-    size_t n = 0;
-    while (n < max && next < pkts.size()) {
-      out[n].data = pkts[next].second.data();
-      out[n].caplen = out[n].wirelen = static_cast<uint32_t>(pkts[next].second.size());
-      out[n].ts_ns = pkts[next].first * 1000000000ULL;
-      out[n].linktype = linktype::ethernet;
-      ++n;
-      ++next;
-    }
-    *eof = next == pkts.size();
-    return n;
-  });
+  rt.start(reader_for(pkts));
   RunResult r;
   std::map<uint64_t, unsigned> arrivals;
   for (;;) {
@@ -183,20 +191,7 @@ TEST(Runtime, WaitsForMergesBeforeClosingMore) {
   std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(2);
   for (auto& p : procs) p.push_back(std::make_unique<CountingProcessor>());
   Runtime rt(o, std::move(procs));
-  size_t next = 0;
-  rt.start([&](RawPacket* out, size_t max, bool* eof) {
-    size_t n = 0;
-    while (n < max && next < pkts.size()) {
-      out[n].data = pkts[next].second.data();
-      out[n].caplen = out[n].wirelen = static_cast<uint32_t>(pkts[next].second.size());
-      out[n].ts_ns = pkts[next].first * 1000000000ULL;
-      out[n].linktype = linktype::ethernet;
-      ++n;
-      ++next;
-    }
-    *eof = next == pkts.size();
-    return n;
-  });
+  rt.start(reader_for(pkts));
   std::map<uint64_t, unsigned> arrivals;
   auto drain = [&] {
     while (auto d = rt.poll_result()) ++arrivals[d->interval_start];
