@@ -126,6 +126,7 @@ void register_metrics(MetricsRegistry& reg, const std::string& source_name, cons
               {{"reason", "before_startboundaryts"}});
     w.counter("privateer_late_packets_total", "Packets older than the open interval (counted with their own interval time)", d.late_packets.load());
     w.counter("privateer_time_jumps_total", "Forward time jumps too long to fill with empty intervals", d.time_jumps.load());
+    w.counter("privateer_idle_closed_intervals_total", "Intervals a live source closed by the clock while no packet arrived", d.idle_closed_intervals.load());
     w.counter("privateer_truncated_packets_total", "Packets cut to fit a batch buffer", d.truncated_to_batch.load(),
               {{"reason", "batch_arena"}});
     w.counter("privateer_dispatch_ring_full_waits_total", "Times the dispatcher waited for a worker ring with room (files are never dropped)", d.ring_full_waits.load());
@@ -201,6 +202,8 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   ro.end_boundary = cfg.endboundaryts;
   ro.batches_per_worker = cfg.ring_size;
   ro.max_gap_intervals = cfg.max_gap_intervals;
+  ro.live = source->live();
+  ro.live_lateness_seconds = cfg.live_lateness;
   std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(cfg.threads);
   for (unsigned w = 0; w < cfg.threads; ++w) {
     for (auto& p : plugins) procs[w].push_back(p->make_worker(w));

@@ -64,7 +64,7 @@ constexpr const char* kTagFilters[] = {"removespoofed", "removeerratic", "remove
 constexpr const char* kKnownKeys[] = {
     "packetsource", "outtemplate", "monitorid", "logfilename", "interval",
     "rotatefreq", "threads", "startboundaryts", "endboundaryts", "plugins",
-    "prometheus", "output", "progress", "ring_size", "max_gap_intervals", "log",
+    "prometheus", "output", "progress", "ring_size", "max_gap_intervals", "live_lateness", "log",
 };
 
 std::string lower(std::string s) {
@@ -407,6 +407,7 @@ Config parse_root(const YAML::Node& root) {
                                     std::numeric_limits<uint32_t>::max(), "0..4294967295")) {
     cfg.max_gap_intervals = *v;
   }
+  if (auto v = get_ranged<uint32_t>(root, "", "live_lateness", 0, 3600, "0..3600 seconds")) cfg.live_lateness = *v;
   parse_log(root, cfg);
 
   cfg.plugins = parse_plugins(root);

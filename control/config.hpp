@@ -29,6 +29,8 @@
 //   ring_size: per-worker ring slots (batches in flight), a power of two
 //   max_gap_intervals: a forward time jump over more intervals than this is not
 //                      filled with empty intervals (default 1440)
+//   live_lateness: seconds after an interval's end at which an idle live
+//                  source closes it (default 10)
 //   log: {level: debug|info|warning|error}
 #pragma once
 
@@ -76,6 +78,8 @@ struct Config {
   ProgressMode progress = ProgressMode::auto_detect;
   uint32_t ring_size = 16;                  // power of two, 2..65536
   uint32_t max_gap_intervals = 1440;        // 0: never fill a gap
+  uint32_t live_lateness = 10;              // seconds: on an idle live source an interval
+                                            // closes this long after its end
   LogLevel log_level = LogLevel::info;
 
   std::vector<PluginSpec> plugins;          // at least one, no name twice, in file order

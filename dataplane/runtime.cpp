@@ -218,6 +218,8 @@ void Runtime::dispatch_loop(BurstReader reader) {
   uint64_t packets = 0, bytes = 0;
   std::array<uint64_t, kDecodeErrorCount> errors{};
   bool first_partial = true;
+  uint64_t last_packet_ns = 0;  // live: newest packet time seen, and when
+  auto last_packet_wall = std::chrono::steady_clock::now();
   try {
     while (!eof) {
       if (stop_requested_.load(std::memory_order_relaxed)) {
@@ -227,11 +229,26 @@ void Runtime::dispatch_loop(BurstReader reader) {
       const size_t n = reader(raw, kReadBurst, &eof);
       if (n == 0) {
         if (!eof) {
-          // A live source with nothing to read: hand over what is waiting.
+          // A live source with nothing to read: hand over what is waiting,
+          // and close intervals that ended (plus lateness) by the clock.
           for (unsigned w = 0; w < nworkers; ++w) flush(w);
+          if (opt_.live && started_) {
+            const auto idle = std::chrono::steady_clock::now() - last_packet_wall;
+            const uint64_t now_sec =
+                (last_packet_ns + std::chrono::duration_cast<std::chrono::nanoseconds>(idle).count()) / 1000000000ULL;
+            for (uint32_t k = 0; k < opt_.max_gap_intervals && now_sec >= cur_interval_ + len + opt_.live_lateness_seconds; ++k) {
+              close_interval(cur_interval_, false, cur_interval_ == first_interval_ && first_partial);
+              cur_interval_ += len;
+              dcount_.idle_closed_intervals.fetch_add(1, std::memory_order_relaxed);
+            }
+          }
           std::this_thread::sleep_for(std::chrono::microseconds(100));
         }
         continue;
+      }
+      if (opt_.live) {
+        last_packet_ns = std::max(last_packet_ns, raw[n - 1].ts_ns);
+        last_packet_wall = std::chrono::steady_clock::now();
       }
       for (size_t i = 0; i < n; ++i) {
         const RawPacket& rp = raw[i];

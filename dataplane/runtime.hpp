@@ -32,6 +32,11 @@ struct RuntimeOptions {
   // Closed intervals the control plane may have still to merge before the
   // dispatcher waits: bounds the memory held by unmerged results (0: no bound).
   uint32_t max_unmerged_intervals = 2;
+  // Live sources: while no packet arrives, packet time is taken to go on at
+  // the wall clock's pace from the last packet, and an interval closes
+  // `live_lateness_seconds` after its end. Files (live = false) wait for packets.
+  bool live = false;
+  uint32_t live_lateness_seconds = 10;
 };
 
 // Counters written by one thread and read by any (relaxed atomics, one cache
@@ -51,6 +56,7 @@ struct alignas(64) DispatcherCounters {
   std::atomic<uint64_t> before_start{0};   // skipped: before startboundaryts
   std::atomic<uint64_t> late_packets{0};   // timestamp before the open interval
   std::atomic<uint64_t> time_jumps{0};     // forward jumps over more than max_gap_intervals
+  std::atomic<uint64_t> idle_closed_intervals{0};  // live: intervals closed by the wall clock while idle
   std::atomic<uint64_t> ring_full_waits{0};  // times the dispatcher waited for a free batch
   std::atomic<uint64_t> merge_waits{0};      // times the dispatcher waited for the control plane to merge
   std::array<std::atomic<uint64_t>, kDecodeErrorCount> decode_errors{};

@@ -114,6 +114,7 @@ class LibtraceSource final : public PacketSource {
 
   bool eof() const override { return eof_; }
   std::string name() const override { return uri_; }
+  bool live() const override { return live_; }
 
   // Uncompressed trace files: bytes of records read of the file size;
   // compressed ones: wandio's file position (compressed bytes read, ahead of

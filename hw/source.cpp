@@ -127,6 +127,10 @@ class ChainSource final : public PacketSource {
 
   bool eof() const override { return eof_; }
   std::string name() const override { return name_; }
+  bool live() const override {
+    std::lock_guard lk(mu_);
+    return cur_ && cur_->live();
+  }
 
   SourceProgress progress() const override {
     std::lock_guard lk(mu_);

@@ -33,6 +33,9 @@ class PacketSource {
   virtual SourceProgress progress() const = 0;
   // Human-readable name for logs and the metric label `source`.
   virtual std::string name() const = 0;
+  // True for live captures (interfaces, DAG cards, streams): time goes on
+  // while no packet arrives.
+  virtual bool live() const { return false; }
 };
 
 // Opens one packet source URI:

@@ -214,3 +214,45 @@ TEST(Runtime, WaitsForMergesBeforeClosingMore) {
   rt.join();
   EXPECT_EQ(merged, 6u);
 }
+
+// A live source that goes quiet: the open interval closes by the clock once
+// its end plus the lateness has passed, counted from the last packet's time.
+TEST(Runtime, IdleLiveSourceClosesIntervalsByTheClock) {
+  const Packets pkts = {{1700000099, udp_packet(1, 2, 3, 4)}};  // 1 s before the interval ends
+  RuntimeOptions o;
+  o.workers = 2;
+  o.live = true;
+  o.live_lateness_seconds = 1;
+  std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(2);
+  for (auto& p : procs) p.push_back(std::make_unique<CountingProcessor>());
+  Runtime rt(o, std::move(procs));
+  auto files = reader_for(pkts);
+  rt.start([&](RawPacket* out, size_t max, bool* eof) {
+    const size_t n = files(out, max, eof);
+    *eof = false;  // live: never ends by itself
+    return n;
+  });
+  std::map<uint64_t, unsigned> arrivals;
+  const auto t0 = std::chrono::steady_clock::now();
+  while (arrivals[1700000040] < 2 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10)) {
+    while (auto d = rt.poll_result()) {
+      ++arrivals[d->interval_start];
+      EXPECT_FALSE(d->last);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(arrivals[1700000040], 2u) << "both workers closed the interval while the source was idle";
+  EXPECT_GE(waited, 1.5) << "not before its end (1 s after the packet) plus 1 s lateness";
+  EXPECT_EQ(rt.dispatcher_counters().idle_closed_intervals.load(), 1u);
+  rt.set_merged_intervals(1);
+  rt.request_stop();
+  for (;;) {
+    const bool finished = rt.finished();
+    while (rt.poll_result()) {
+    }
+    if (finished) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  rt.join();
+}
