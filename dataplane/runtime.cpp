@@ -187,16 +187,21 @@ void Runtime::flush(unsigned w) {
   }
 }
 
-void Runtime::close_interval(uint64_t start, bool last, bool partial) {
-  if (opt_.max_unmerged_intervals &&
-      closed_intervals_ >= merged_intervals_.load(std::memory_order_acquire) + opt_.max_unmerged_intervals) {
-    dcount_.merge_waits.fetch_add(1, std::memory_order_relaxed);
-    Backoff backoff;
-    while (closed_intervals_ >= merged_intervals_.load(std::memory_order_acquire) + opt_.max_unmerged_intervals &&
-           !stop_requested_.load(std::memory_order_relaxed)) {
-      backoff.wait();
-    }
+void Runtime::wait_for_merges(uint64_t closed) {
+  if (!opt_.max_unmerged_intervals ||
+      closed < merged_intervals_.load(std::memory_order_acquire) + opt_.max_unmerged_intervals) {
+    return;
   }
+  dcount_.merge_waits.fetch_add(1, std::memory_order_relaxed);
+  Backoff backoff;
+  while (closed >= merged_intervals_.load(std::memory_order_acquire) + opt_.max_unmerged_intervals &&
+         !stop_requested_.load(std::memory_order_relaxed)) {
+    backoff.wait();
+  }
+}
+
+void Runtime::close_interval(uint64_t start, bool last, bool partial) {
+  wait_for_merges(closed_intervals_);
   ++closed_intervals_;
   for (unsigned w = 0; w < workers_.size(); ++w) {
     flush(w);
@@ -358,19 +363,9 @@ void Runtime::worker_loop(unsigned w) {
           packets += b->count;
           for (uint32_t k = 0; k < b->count; ++k) bytes += b->views[k].wirelen;
           break;
-        case Batch::kIntervalEnd: {
-          auto done = std::make_unique<IntervalDone>();
-          done->worker = w;
-          done->interval_start = b->interval_start;
-          done->last = b->last;
-          done->partial = b->partial;
-          for (auto& p : wk.procs) done->results.push_back(p->end_interval(b->interval_start));
-          IntervalDone* raw = done.release();
-          Backoff rb;
-          while (rte_ring_enqueue(results_, raw) != 0) rb.wait();
-          wc.intervals.fetch_add(1, std::memory_order_relaxed);
+        case Batch::kIntervalEnd:
+          worker_close(w, b->interval_start, b->last, b->partial);
           break;
-        }
         case Batch::kStop:
           running = false;
           break;
@@ -381,6 +376,173 @@ void Runtime::worker_loop(unsigned w) {
     wc.bytes.store(bytes, std::memory_order_relaxed);
     wc.busy_polls.store(busy, std::memory_order_relaxed);
   }
+  wc.idle_polls.store(idle, std::memory_order_relaxed);
+  if (finished_workers_.fetch_add(1, std::memory_order_acq_rel) + 1 == workers_.size()) {
+    processing_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started_at_).count(),
+                         std::memory_order_release);
+  }
+}
+
+void Runtime::worker_close(unsigned w, uint64_t start, bool last, bool partial) {
+  auto done = std::make_unique<IntervalDone>();
+  done->worker = w;
+  done->interval_start = start;
+  done->last = last;
+  done->partial = partial;
+  for (auto& p : workers_[w]->procs) done->results.push_back(p->end_interval(start));
+  IntervalDone* raw = done.release();
+  Backoff rb;
+  while (rte_ring_enqueue(results_, raw) != 0) rb.wait();
+  wcount_[w]->intervals.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Runtime::start_polling(std::vector<std::vector<BurstReader>> readers) {
+  if (readers.size() != workers_.size()) throw std::invalid_argument("runtime: one reader set per worker is required");
+  started_at_ = std::chrono::steady_clock::now();
+  for (unsigned w = 0; w < workers_.size(); ++w) {
+    workers_[w]->thread = std::thread([this, w, r = std::move(readers[w])]() mutable {
+      const std::string name = "pvt-worker" + std::to_string(w);
+      pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+      polling_loop(w, std::move(r));
+    });
+  }
+  // No dispatcher in this model.
+  dispatcher_done_.store(true, std::memory_order_release);
+}
+
+namespace {
+inline int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+template <class T>
+void atomic_max(std::atomic<T>& a, T v) {
+  T cur = a.load(std::memory_order_relaxed);
+  while (cur < v && !a.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
+  }
+}
+constexpr int64_t kCatchUpIdleNs = 50 * 1000 * 1000;  // idle this long: catch up with the others
+}  // namespace
+
+void Runtime::polling_loop(unsigned w, std::vector<BurstReader> readers) {
+  Worker& wk = *workers_[w];
+  WorkerCounters& wc = *wcount_[w];
+  const uint64_t len = opt_.interval_seconds;
+  RawPacket raw[kReadBurst];
+  PacketView views[kReadBurst];
+  const uint8_t* data[kReadBurst];
+  bool started = false;
+  uint64_t cur = 0, closed = 0;
+  uint64_t packets = 0, bytes = 0, busy = 0, idle = 0;
+  int64_t idle_since = 0;
+  Backoff backoff;
+  auto first_partial = [&](uint64_t iv) {
+    return iv == poll_first_interval_.load(std::memory_order_relaxed) &&
+           !(opt_.start_boundary && opt_.start_boundary == iv);
+  };
+  auto close_upto = [&](uint64_t target) {  // closes [cur, target)
+    while (cur < target) {
+      wait_for_merges(closed);
+      worker_close(w, cur, false, first_partial(cur));
+      ++closed;
+      cur += len;
+    }
+  };
+  auto begin = [&](uint64_t iv) {
+    if (started) return;
+    bool expected = false;
+    if (poll_started_.compare_exchange_strong(expected, true)) {
+      poll_first_interval_.store(iv, std::memory_order_relaxed);
+      atomic_max(poll_max_interval_, iv);
+    }
+    cur = poll_first_interval_.load(std::memory_order_relaxed);
+    started = true;
+  };
+  while (!stop_requested_.load(std::memory_order_relaxed)) {
+    size_t got = 0;
+    for (auto& reader : readers) {
+      bool eof = false;
+      const size_t n = reader(raw, kReadBurst, &eof);
+      if (n == 0) continue;
+      got += n;
+      size_t first = 0;  // views[first..i) not yet given to the plugins
+      uint64_t newest = 0, burst_bytes = 0;
+      std::array<uint64_t, kDecodeErrorCount> errors{};
+      for (size_t i = 0; i < n; ++i) {
+        const RawPacket& rp = raw[i];
+        const uint64_t sec = rp.ts_ns / 1000000000ULL;
+        newest = std::max(newest, rp.ts_ns);
+        decode_packet(rp, views[i]);
+        data[i] = rp.data;
+        ++errors[static_cast<size_t>(views[i].error)];
+        burst_bytes += rp.wirelen;
+        const uint64_t iv = sec - sec % len;
+        begin(iv);
+        if (iv > cur) {
+          for (auto& p : wk.procs) p->process(views + first, data + first, i - first);
+          first = i;
+          atomic_max(poll_max_interval_, iv);
+          close_upto(iv);
+        } else if (iv < cur) {
+          dcount_.late_packets.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+      for (auto& p : wk.procs) p->process(views + first, data + first, n - first);
+      packets += n;
+      bytes += burst_bytes;
+      dcount_.packets.fetch_add(n, std::memory_order_relaxed);
+      dcount_.bytes.fetch_add(burst_bytes, std::memory_order_relaxed);
+      for (size_t e = 1; e < kDecodeErrorCount; ++e) {
+        if (errors[e]) dcount_.decode_errors[e].fetch_add(errors[e], std::memory_order_relaxed);
+      }
+      atomic_max(poll_last_packet_ns_, newest);
+      poll_last_wall_ns_.store(steady_ns(), std::memory_order_relaxed);
+    }
+    if (got) {
+      ++busy;
+      idle_since = 0;
+      backoff.reset();
+      wc.packets.store(packets, std::memory_order_relaxed);
+      wc.bytes.store(bytes, std::memory_order_relaxed);
+      wc.busy_polls.store(busy, std::memory_order_relaxed);
+      continue;
+    }
+    ++idle;
+    const int64_t now = steady_ns();
+    if (!idle_since) idle_since = now;
+    if (now - idle_since > kCatchUpIdleNs && poll_started_.load(std::memory_order_relaxed)) {
+      if (!started) begin(poll_first_interval_.load(std::memory_order_relaxed));
+      // Caught up with the packet time of the others...
+      close_upto(poll_max_interval_.load(std::memory_order_relaxed));
+      // ...and, when everyone is quiet, with the clock.
+      const uint64_t est_sec =
+          (poll_last_packet_ns_.load(std::memory_order_relaxed) +
+           static_cast<uint64_t>(std::max<int64_t>(0, now - poll_last_wall_ns_.load(std::memory_order_relaxed)))) /
+          1000000000ULL;
+      if (est_sec >= cur + len + opt_.live_lateness_seconds) {
+        const uint64_t target = (est_sec - opt_.live_lateness_seconds) / len * len;
+        atomic_max(poll_max_interval_, target);
+        if (target > cur) dcount_.idle_closed_intervals.fetch_add((target - cur) / len, std::memory_order_relaxed);
+        close_upto(target);
+      }
+    }
+    if ((idle & 63) == 0) wc.idle_polls.store(idle, std::memory_order_relaxed);
+    backoff.wait();
+  }
+  // Stop: every worker closes the same intervals, up to the newest any of
+  // them had open, which is marked last and partial.
+  if (started) atomic_max(poll_final_interval_, cur);
+  poll_stopped_.fetch_add(1, std::memory_order_acq_rel);
+  while (poll_stopped_.load(std::memory_order_acquire) < workers_.size()) std::this_thread::yield();
+  if (poll_started_.load(std::memory_order_acquire)) {
+    const uint64_t final_iv = std::max(poll_final_interval_.load(std::memory_order_acquire),
+                                       poll_max_interval_.load(std::memory_order_acquire));
+    if (!started) begin(poll_first_interval_.load(std::memory_order_relaxed));
+    for (; cur < final_iv; cur += len) worker_close(w, cur, false, first_partial(cur));
+    worker_close(w, cur, true, true);
+  }
+  wc.packets.store(packets, std::memory_order_relaxed);
+  wc.bytes.store(bytes, std::memory_order_relaxed);
   wc.idle_polls.store(idle, std::memory_order_relaxed);
   if (finished_workers_.fetch_add(1, std::memory_order_acq_rel) + 1 == workers_.size()) {
     processing_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started_at_).count(),

@@ -87,6 +87,13 @@ class Runtime {
 
   // Starts the workers and the dispatcher reading from `reader`.
   void start(BurstReader reader);
+  // The NIC-queue model: no dispatcher; worker w polls its own readers
+  // (e.g. one per NIC queue spread by RSS), decodes in place and runs the
+  // plugins. readers.size() must equal the number of workers. Each worker
+  // keeps interval time from its packets; a worker idle for a short while
+  // catches up with the others' packet time, and when all are idle intervals
+  // close by the clock (live_lateness_seconds). Runs until request_stop().
+  void start_polling(std::vector<std::vector<BurstReader>> readers);
   // Asks the dispatcher to stop reading; the open interval is closed as partial.
   void request_stop() { stop_requested_.store(true, std::memory_order_relaxed); }
   // Takes one finished interval result, if any (control plane side).
@@ -114,6 +121,9 @@ class Runtime {
   struct Worker;
   void dispatch_loop(BurstReader reader);
   void worker_loop(unsigned w);
+  void polling_loop(unsigned w, std::vector<BurstReader> readers);
+  void wait_for_merges(uint64_t closed);
+  void worker_close(unsigned w, uint64_t start, bool last, bool partial);
   Batch* get_free_batch(unsigned w);
   void send(unsigned w, Batch* b);
   void flush(unsigned w);
@@ -134,6 +144,14 @@ class Runtime {
   // dispatcher-thread interval state
   bool started_ = false;
   uint64_t closed_intervals_ = 0;
+  // polling model: shared packet-time state
+  std::atomic<bool> poll_started_{false};
+  std::atomic<uint64_t> poll_first_interval_{0};
+  std::atomic<uint64_t> poll_max_interval_{0};
+  std::atomic<uint64_t> poll_last_packet_ns_{0};
+  std::atomic<int64_t> poll_last_wall_ns_{0};
+  std::atomic<unsigned> poll_stopped_{0};
+  std::atomic<uint64_t> poll_final_interval_{0};
   std::atomic<uint64_t> merged_intervals_{0};
   uint64_t cur_interval_ = 0;
   uint64_t first_interval_ = 0;
