@@ -16,6 +16,7 @@
 #include "control/metrics.hpp"
 #include "control/outputs.hpp"
 #include "dataplane/runtime.hpp"
+#include "hw/dpdk_source.hpp"
 #include "hw/source.hpp"
 #include "plugins/registry.hpp"
 
@@ -107,6 +108,25 @@ std::string human_rate(double v) {
   return buf;
 }
 
+void register_dpdk_metrics(MetricsRegistry& reg, const DpdkContext& dpdk) {
+  reg.add([&dpdk](MetricsWriter& w) {
+    for (size_t p = 0; p < dpdk.ports(); ++p) {
+      const std::string port = dpdk.port_name(p);
+      for (uint16_t q = 0; q < dpdk.queues(p); ++q) {
+        w.counter("privateer_rx_packets_total", "Packets received, per port and queue", dpdk.queue_stat_packets(p, q),
+                  {{"port", port}, {"queue", std::to_string(q)}});
+      }
+      const DpdkPortStats st = dpdk.port_stats(p);
+      w.counter("privateer_rx_port_packets_total", "Packets the port received (NIC counter)", st.ipackets, {{"port", port}});
+      w.counter("privateer_rx_port_bytes_total", "Bytes the port received (NIC counter)", st.ibytes, {{"port", port}});
+      const char* help = "Packets lost before analysis, per port and reason (queue 'all': the NIC counts per port)";
+      w.counter("privateer_rx_dropped_packets_total", help, st.imissed, {{"port", port}, {"queue", "all"}, {"reason", "imissed"}});
+      w.counter("privateer_rx_dropped_packets_total", help, st.rx_nombuf, {{"port", port}, {"queue", "all"}, {"reason", "no_mbuf"}});
+      w.counter("privateer_rx_dropped_packets_total", help, st.ierrors, {{"port", port}, {"queue", "all"}, {"reason", "rx_error"}});
+    }
+  });
+}
+
 void register_metrics(MetricsRegistry& reg, const std::string& source_name, const Runtime& rt,
                       const std::vector<std::unique_ptr<Plugin>>& plugins, const Merger& merger,
                       const OutputManager& outputs) {
@@ -114,8 +134,10 @@ void register_metrics(MetricsRegistry& reg, const std::string& source_name, cons
     const DispatcherCounters& d = rt.dispatcher_counters();
     const MetricLabels src{{"source", source_name}};
     w.gauge("privateer_build_info", "Build information", 1, {{"version", PRIVATEER_VERSION}});
-    w.counter("privateer_rx_packets_total", "Packets read from the capture source", d.packets.load(), src);
-    w.counter("privateer_rx_bytes_total", "Wire bytes of the packets read from the capture source", d.bytes.load(), src);
+    if (!source_name.empty()) {  // DPDK ports report these per port and queue instead
+      w.counter("privateer_rx_packets_total", "Packets read from the capture source", d.packets.load(), src);
+      w.counter("privateer_rx_bytes_total", "Wire bytes of the packets read from the capture source", d.bytes.load(), src);
+    }
     w.gauge("privateer_source_read_bytes", "Bytes of the input files consumed so far", d.source_bytes_read.load(), src);
     w.gauge("privateer_source_size_bytes", "Total bytes of the input files (0 where unknown)", d.source_bytes_total.load(), src);
     for (size_t e = 1; e < kDecodeErrorCount; ++e) {
@@ -192,8 +214,34 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   OutputManager outputs(os);
   for (auto& p : plugins) p->open_outputs(outputs);
 
-  std::unique_ptr<PacketSource> source = open_sources(cfg.packetsources);
-  const std::string source_name = source->name();
+  // Sources. Declared before the runtime so that they outlive its threads;
+  // the DPDK context outlives its queue sources (their mbufs).
+  std::unique_ptr<DpdkContext> dpdk;
+  std::vector<std::unique_ptr<PacketSource>> queue_sources;
+  std::unique_ptr<PacketSource> source;
+  std::string source_name;
+  if (cfg.dpdk.enabled) {
+    DpdkConfig dcfg;
+    dcfg.eal = cfg.dpdk.eal;
+    for (const auto& p : cfg.dpdk.ports) {
+      DpdkPortConfig pc;
+      pc.device = p.device;
+      pc.rx_queues = static_cast<uint16_t>(p.rx_queues);
+      pc.rx_descriptors = static_cast<uint16_t>(p.rx_descriptors);
+      pc.promiscuous = p.promiscuous;
+      pc.mtu = static_cast<uint16_t>(p.mtu);
+      dcfg.ports.push_back(pc);
+    }
+    dcfg.mbuf_pool_size = cfg.dpdk.mbuf_pool_size;
+    dcfg.burst_size = static_cast<uint16_t>(cfg.dpdk.burst_size);
+    dpdk = DpdkContext::start(dcfg);
+    log_info(dpdk->describe());
+    queue_sources = dpdk->take_queue_sources();
+    source_name = "dpdk";
+  } else {
+    source = open_sources(cfg.packetsources);
+    source_name = source->name();
+  }
 
   RuntimeOptions ro;
   ro.workers = cfg.threads;
@@ -202,7 +250,7 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   ro.end_boundary = cfg.endboundaryts;
   ro.batches_per_worker = cfg.ring_size;
   ro.max_gap_intervals = cfg.max_gap_intervals;
-  ro.live = source->live();
+  ro.live = dpdk ? true : source->live();
   ro.live_lateness_seconds = cfg.live_lateness;
   std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(cfg.threads);
   for (unsigned w = 0; w < cfg.threads; ++w) {
@@ -212,7 +260,8 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   Merger merger(plugins, outputs, cfg.threads, cfg.interval);
 
   auto registry = std::make_shared<MetricsRegistry>();
-  register_metrics(*registry, source_name, rt, plugins, merger, outputs);
+  register_metrics(*registry, dpdk ? "" : source_name, rt, plugins, merger, outputs);
+  if (dpdk) register_dpdk_metrics(*registry, *dpdk);
   std::unique_ptr<MetricsEndpoint> endpoint;
   if (cfg.prometheus.enabled) {
     endpoint = std::make_unique<MetricsEndpoint>(cfg.prometheus.listen, registry);
@@ -226,19 +275,38 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   log_info("reading " + source_name + " with " + std::to_string(cfg.threads) + " worker(s), " +
            std::to_string(cfg.interval) + " s intervals");
   const auto t0 = Clock::now();
-  PacketSource* src = source.get();
-  DispatcherCounters* dc = const_cast<DispatcherCounters*>(&rt.dispatcher_counters());
-  rt.start([src, dc, bursts = uint64_t{0}](RawPacket* out, size_t max, bool* eof) mutable {
-    const size_t n = src->read_burst(out, max);
-    *eof = n == 0 && src->eof();
-    // Progress of compressed input costs system calls: look every 64 bursts.
-    if ((bursts++ & 63) == 0 || *eof) {
-      const SourceProgress p = src->progress();
-      dc->source_bytes_read.store(p.bytes_read, std::memory_order_relaxed);
-      dc->source_bytes_total.store(p.bytes_total, std::memory_order_relaxed);
+  if (dpdk) {
+    // Queue q of every port goes to worker q % threads.
+    std::vector<std::vector<BurstReader>> readers(cfg.threads);
+    size_t k = 0;
+    for (size_t p = 0; p < dpdk->ports(); ++p) {
+      for (uint16_t q = 0; q < dpdk->queues(p); ++q, ++k) {
+        PacketSource* qs = queue_sources[k].get();
+        readers[q % cfg.threads].push_back([qs](RawPacket* out, size_t max, bool* eof) {
+          *eof = false;
+          return qs->read_burst(out, max);
+        });
+      }
     }
-    return n;
-  });
+    for (unsigned w = 0; w < cfg.threads; ++w) {
+      if (readers[w].empty()) log_warning("worker " + std::to_string(w) + " has no NIC queue to poll: more threads than rx_queues");
+    }
+    rt.start_polling(std::move(readers));
+  } else {
+    PacketSource* src = source.get();
+    DispatcherCounters* dc = const_cast<DispatcherCounters*>(&rt.dispatcher_counters());
+    rt.start([src, dc, bursts = uint64_t{0}](RawPacket* out, size_t max, bool* eof) mutable {
+      const size_t n = src->read_burst(out, max);
+      *eof = n == 0 && src->eof();
+      // Progress of compressed input costs system calls: look every 64 bursts.
+      if ((bursts++ & 63) == 0 || *eof) {
+        const SourceProgress p = src->progress();
+        dc->source_bytes_read.store(p.bytes_read, std::memory_order_relaxed);
+        dc->source_bytes_total.store(p.bytes_total, std::memory_order_relaxed);
+      }
+      return n;
+    });
+  }
 
   // Interval merges and output writing run on their own thread at a lower
   // CPU priority than the dispatcher and the workers: the packet path is
@@ -334,6 +402,11 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   sum << "  decode errors: " << errors << (errors ? " (" + errs.str().substr(1) + ")" : std::string()) << "\n";
   for (unsigned w = 0; w < rt.workers(); ++w) {
     sum << "  worker " << w << ": " << rt.worker_counters(w).packets.load() << " packets\n";
+  }
+  for (size_t p = 0; dpdk && p < dpdk->ports(); ++p) {
+    const DpdkPortStats st = dpdk->port_stats(p);
+    sum << "  port " << dpdk->port_name(p) << ": " << st.ipackets << " received; dropped: imissed=" << st.imissed
+        << " no_mbuf=" << st.rx_nombuf << " rx_errors=" << st.ierrors << "\n";
   }
   sum << "  intervals: " << merger.intervals() << " (" << merger.partial_intervals() << " partial)";
   if (d.late_packets.load()) sum << ", late packets: " << d.late_packets.load();

@@ -64,7 +64,7 @@ constexpr const char* kTagFilters[] = {"removespoofed", "removeerratic", "remove
 constexpr const char* kKnownKeys[] = {
     "packetsource", "outtemplate", "monitorid", "logfilename", "interval",
     "rotatefreq", "threads", "startboundaryts", "endboundaryts", "plugins",
-    "prometheus", "output", "progress", "ring_size", "max_gap_intervals", "live_lateness", "log",
+    "prometheus", "output", "progress", "ring_size", "max_gap_intervals", "live_lateness", "log", "dpdk",
 };
 
 std::string lower(std::string s) {
@@ -350,6 +350,52 @@ void check_template(const YAML::Node& root, const Config& cfg) {
   }
 }
 
+void parse_dpdk(const YAML::Node& root, Config& cfg) {
+  const YAML::Node d = root["dpdk"];
+  const bool wanted = cfg.packetsources.size() == 1 && cfg.packetsources[0] == "dpdk";
+  if (!d.IsDefined() || d.IsNull()) {
+    if (wanted) throw ConfigError("dpdk", line_of(root, "packetsource"), "packetsource: dpdk needs a 'dpdk:' section with its ports");
+    return;
+  }
+  if (!wanted) {
+    throw ConfigError("dpdk", yaml_line(d), "is only read with 'packetsource: dpdk'");
+  }
+  reject_unknown_keys(d, "dpdk", {"eal", "ports", "mbuf_pool_size", "burst_size"});
+  cfg.dpdk.enabled = true;
+  const YAML::Node eal = d["eal"];
+  if (eal.IsDefined() && !eal.IsNull()) {
+    if (!eal.IsSequence()) throw ConfigError("dpdk.eal", yaml_line(eal), "must be a list of EAL arguments");
+    for (size_t i = 0; i < eal.size(); ++i) {
+      if (!eal[i].IsScalar()) {
+        throw ConfigError("dpdk.eal[" + std::to_string(i) + "]", yaml_line(eal[i]), "must be a string");
+      }
+      cfg.dpdk.eal.push_back(eal[i].Scalar());
+    }
+  }
+  const YAML::Node ports = d["ports"];
+  if (!ports.IsDefined() || !ports.IsSequence() || ports.size() == 0) {
+    throw ConfigError("dpdk.ports", ports.IsDefined() ? yaml_line(ports) : yaml_line(d), "must list at least one port");
+  }
+  for (size_t i = 0; i < ports.size(); ++i) {
+    const std::string path = "dpdk.ports[" + std::to_string(i) + "]";
+    const YAML::Node p = ports[i];
+    reject_unknown_keys(p, path, {"device", "rx_queues", "rx_descriptors", "promiscuous", "mtu"});
+    Config::Dpdk::Port port;
+    const auto dev = get_opt<std::string>(p, path, "device");
+    if (!dev || dev->empty()) throw ConfigError(path + ".device", yaml_line(p), "is required (a PCI address or vdev name)");
+    port.device = *dev;
+    if (auto v = get_ranged<uint32_t>(p, path, "rx_queues", 1, 1024, "1..1024")) port.rx_queues = *v;
+    if (auto v = get_ranged<uint32_t>(p, path, "rx_descriptors", 64, 65536, "64..65536")) port.rx_descriptors = *v;
+    if (auto v = get_opt<bool>(p, path, "promiscuous")) port.promiscuous = *v;
+    if (auto v = get_ranged<uint32_t>(p, path, "mtu", 0, 65535, "0..65535 (0: leave as is)")) port.mtu = *v;
+    cfg.dpdk.ports.push_back(port);
+  }
+  if (auto v = get_ranged<uint32_t>(d, "dpdk", "mbuf_pool_size", 0, 1u << 26, "0..67108864 (0: sized from the rings)")) {
+    cfg.dpdk.mbuf_pool_size = *v;
+  }
+  if (auto v = get_ranged<uint32_t>(d, "dpdk", "burst_size", 1, 512, "1..512")) cfg.dpdk.burst_size = *v;
+}
+
 Config parse_root(const YAML::Node& root) {
   Config cfg;
   if (!root.IsDefined() || root.IsNull()) throw ConfigError("(file)", 0, "is empty");
@@ -409,6 +455,7 @@ Config parse_root(const YAML::Node& root) {
   }
   if (auto v = get_ranged<uint32_t>(root, "", "live_lateness", 0, 3600, "0..3600 seconds")) cfg.live_lateness = *v;
   parse_log(root, cfg);
+  parse_dpdk(root, cfg);
 
   cfg.plugins = parse_plugins(root);
   check_template(root, cfg);

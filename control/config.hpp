@@ -29,6 +29,8 @@
 //   ring_size: per-worker ring slots (batches in flight), a power of two
 //   max_gap_intervals: a forward time jump over more intervals than this is not
 //                      filled with empty intervals (default 1440)
+//   dpdk: {eal: [...], ports: [{device, rx_queues, rx_descriptors, promiscuous, mtu}],
+//          mbuf_pool_size, burst_size}   with packetsource: dpdk
 //   live_lateness: seconds after an interval's end at which an idle live
 //                  source closes it (default 10)
 //   log: {level: debug|info|warning|error}
@@ -81,6 +83,22 @@ struct Config {
   uint32_t live_lateness = 10;              // seconds: on an idle live source an interval
                                             // closes this long after its end
   LogLevel log_level = LogLevel::info;
+  // packetsource: dpdk reads the NIC queues of these ports, one polling
+  // worker per queue set (queue q of all ports goes to worker q % threads).
+  struct Dpdk {
+    bool enabled = false;
+    std::vector<std::string> eal;           // EAL arguments (cores, memory, --no-huge, --vdev, -a PCI ...)
+    struct Port {
+      std::string device;                   // PCI address or vdev name
+      uint32_t rx_queues = 1;
+      uint32_t rx_descriptors = 1024;
+      bool promiscuous = true;
+      uint32_t mtu = 0;                     // 0: leave as is
+    };
+    std::vector<Port> ports;
+    uint32_t mbuf_pool_size = 0;            // 0: sized from descriptors x queues
+    uint32_t burst_size = 32;
+  } dpdk;
 
   std::vector<PluginSpec> plugins;          // at least one, no name twice, in file order
   std::vector<std::string> warnings;        // ignored keys etc., to log at start-up

@@ -535,6 +535,77 @@ TEST(E2E, LiveVethReplay) {
   EXPECT_EQ(got_ft, want_ft);
 }
 
+// DPDK with net_pcap virtual devices (no hugepages, no NIC): two corpus
+// captures become two rx queues of one port, polled by one or two workers.
+// Once every packet is counted on the endpoint, SIGINT ends the run; the
+// flowtuples equal the oracle's answers for both files added together.
+class DpdkVdev : public ::testing::TestWithParam<unsigned> {};
+
+TEST_P(DpdkVdev, FlowtuplesMatchOracle) {
+  PRIVATEER_REQUIRE_CORPUS();
+  if (!have_python_avro()) GTEST_SKIP() << "python3-avro not installed";
+  const unsigned threads = GetParam();
+  const std::vector<std::string> files = {"stopddos__amp.UDP.isakmp.pcap", "zeek__wikipedia.pcap"};
+  uint64_t total = 0;
+  std::map<std::string, uint64_t> want;
+  std::string vdev = "net_pcap0";
+  for (const auto& f : files) {
+    for (const auto& row : read_manifest()) {
+      if (row.at("file") == f) total += std::stoull(row.at("packets"));
+    }
+    vdev += ",rx_pcap=" + (*corpus_dir() / f).string();
+    for (const auto& l : read_lines_sorted(read_file(*corpus_dir() / "expected" / (f + ".ft60.tsv")))) {
+      const size_t b = l.rfind('\t');
+      want[l.substr(0, b)] += std::stoull(l.substr(b + 1));
+    }
+  }
+  TempDir tmp;
+  const int mport = free_port();
+  std::ostringstream c;
+  c << "packetsource: dpdk\n"
+    << "dpdk:\n  eal: [--no-huge, --no-pci, -m, \"512\", --log-level, \"lib.eal:error\", --vdev, \"" << vdev << "\"]\n"
+    << "  ports:\n    - device: net_pcap0\n      rx_queues: 2\n"
+    << "interval: 60\nrotatefreq: 0\nthreads: " << threads << "\n"
+    << "outtemplate: " << (tmp.path / "%P-%s.avro").string() << "\n"
+    << "prometheus:\n  enabled: yes\n  listen: 127.0.0.1:" << mport << "\n"
+    << "progress: no\nplugins:\n  - flowtuple\n";
+  const fs::path cfg = write_config(tmp.path, c.str());
+  std::string pid;
+  run_stdout(q(privateer_bin()) + " -c " + q(cfg) + " > " + q(tmp.path / "app.log") + " 2>&1 & echo $!", &pid);
+  while (!pid.empty() && isspace(static_cast<unsigned char>(pid.back()))) pid.pop_back();
+  double got = -1;
+  std::string m;
+  for (int i = 0; i < 300 && got != static_cast<double>(total); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    m.clear();
+    run_stdout("curl -s http://127.0.0.1:" + std::to_string(mport) + "/metrics", &m);
+    double sum = 0;
+    bool any = false;
+    const std::regex re("privateer_rx_packets_total\\{[^}]*queue=\"[0-9]+\"[^}]*\\} ([0-9.e+]+)");
+    for (std::sregex_iterator it(m.begin(), m.end(), re), end; it != end; ++it) {
+      sum += std::stod((*it)[1]);
+      any = true;
+    }
+    if (any) got = sum;
+    if (run_command("kill -0 " + pid) != 0) break;
+  }
+  EXPECT_EQ(got, static_cast<double>(total)) << m << read_file(tmp.path / "app.log");
+  EXPECT_NE(m.find("reason=\"imissed\""), std::string::npos) << m;
+  run_command("kill -INT " + pid);
+  for (int i = 0; i < 100 && run_command("kill -0 " + pid) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const std::string log = read_file(tmp.path / "app.log");
+  EXPECT_NE(log.find("stopped by signal"), std::string::npos) << log;
+  std::map<std::string, uint64_t> have;
+  for (const auto& l : read_flowtuples(tmp.path)) {
+    const size_t b = l.rfind('\t');
+    have[l.substr(0, b)] += std::stoull(l.substr(b + 1));
+  }
+  EXPECT_EQ(have.size(), want.size());
+  EXPECT_TRUE(have == want) << log;
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, DpdkVdev, ::testing::Values(1u, 2u));
+
 // A bad configuration stops start-up with a message naming the key and line.
 TEST(E2E, BadConfigNamesKeyAndLine) {
   TempDir tmp;
