@@ -484,3 +484,47 @@ TEST(NamingQueries, HasPluginMonitorTime) {
 
 }  // namespace
 }  // namespace privateer
+
+// packetsource: dpdk and its dpdk: section belong together; port errors
+// name the port's key and line.
+TEST(ConfigDpdk, SectionAndErrors) {
+  using privateer::Config;
+  using privateer::ConfigError;
+  using privateer::parse_config;
+  const std::string base = "outtemplate: /tmp/%P-%s.avro\nplugins: [flowtuple]\n";
+  const Config c = parse_config(base +
+                                "packetsource: dpdk\n"
+                                "dpdk:\n"
+                                "  eal: [--no-huge, --no-pci, --vdev, \"net_null0\"]\n"
+                                "  ports:\n"
+                                "    - device: net_null0\n"
+                                "      rx_queues: 4\n"
+                                "  burst_size: 64\n");
+  ASSERT_TRUE(c.dpdk.enabled);
+  ASSERT_EQ(c.dpdk.eal.size(), 4u);
+  EXPECT_EQ(c.dpdk.eal[3], "net_null0");
+  ASSERT_EQ(c.dpdk.ports.size(), 1u);
+  EXPECT_EQ(c.dpdk.ports[0].device, "net_null0");
+  EXPECT_EQ(c.dpdk.ports[0].rx_queues, 4u);
+  EXPECT_TRUE(c.dpdk.ports[0].promiscuous);
+  EXPECT_EQ(c.dpdk.burst_size, 64u);
+
+  auto error_of = [&](const std::string& text) -> std::string {
+    try {
+      parse_config(base + text);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_NE(error_of("packetsource: dpdk\n").find("config key 'dpdk' (line 3)"), std::string::npos)
+      << error_of("packetsource: dpdk\n");
+  EXPECT_NE(error_of("packetsource: a.pcap\ndpdk:\n  ports: [{device: x}]\n").find("only read with 'packetsource: dpdk'"),
+            std::string::npos);
+  const std::string e3 = error_of("packetsource: dpdk\ndpdk:\n  ports:\n    - device: x\n      rx_queue: 2\n");
+  EXPECT_NE(e3.find("'dpdk.ports[0].rx_queue' (line 7)"), std::string::npos) << e3;
+  const std::string e4 = error_of("packetsource: dpdk\ndpdk:\n  ports:\n    - rx_queues: 2\n");
+  EXPECT_NE(e4.find("'dpdk.ports[0].device'"), std::string::npos) << e4;
+  const std::string e5 = error_of("packetsource: dpdk\ndpdk:\n  ports: []\n");
+  EXPECT_NE(e5.find("'dpdk.ports' (line 5)"), std::string::npos) << e5;
+}
