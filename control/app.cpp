@@ -1,11 +1,15 @@
 #include "control/app.hpp"
 
+#include <grp.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <map>
 #include <sstream>
@@ -191,6 +195,18 @@ void register_metrics(MetricsRegistry& reg, const std::string& source_name, cons
 
 }  // namespace
 
+// Switches to `user` (its group and supplementary groups too) for good.
+void drop_privileges(const std::string& user) {
+  errno = 0;
+  const passwd* pw = getpwnam(user.c_str());
+  if (!pw) throw ConfigError("user", 0, "no such user '" + user + "'");
+  if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+    throw std::runtime_error("cannot switch to user '" + user + "': " + std::strerror(errno));
+  }
+  if (setuid(0) == 0 && pw->pw_uid != 0) throw std::runtime_error("switched to '" + user + "' but root could be regained");
+  log_info("running as user " + user + " (uid " + std::to_string(pw->pw_uid) + ")");
+}
+
 int run_appliance(const Config& cfg, const RunOptions& opt) {
   // Signals are taken synchronously by this (control) thread; every thread
   // started below inherits the blocked mask.
@@ -251,6 +267,19 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   ro.batches_per_worker = cfg.ring_size;
   ro.max_gap_intervals = cfg.max_gap_intervals;
   ro.live = dpdk ? true : source->live();
+  if (dpdk) {
+    // Each polling worker on its own EAL worker lcore, where there are enough.
+    const std::vector<int> cpus = dpdk->worker_cpus();
+    if (cpus.size() >= cfg.threads) {
+      ro.worker_cpus.assign(cpus.begin(), cpus.begin() + cfg.threads);
+      std::string list;
+      for (int c : ro.worker_cpus) list += (list.empty() ? "" : ",") + std::to_string(c);
+      log_info("polling workers pinned to CPUs " + list + " (EAL worker lcores)");
+    } else {
+      log_warning("the EAL has " + std::to_string(cpus.size()) + " worker lcore(s) for " + std::to_string(cfg.threads) +
+                  " worker(s): workers not pinned (give -l with one core per worker plus the main one)");
+    }
+  }
   ro.live_lateness_seconds = cfg.live_lateness;
   std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(cfg.threads);
   for (unsigned w = 0; w < cfg.threads; ++w) {
@@ -268,6 +297,9 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     const std::string host = cfg.prometheus.listen.substr(0, cfg.prometheus.listen.rfind(':'));
     log_info("metrics on http://" + host + ":" + std::to_string(endpoint->port()) + "/metrics");
   }
+
+  // Ports, input files and the endpoint are open: root is not needed any more.
+  if (!cfg.user.empty()) drop_privileges(cfg.user);
 
   const bool show_progress =
       cfg.progress == ProgressMode::yes || (cfg.progress == ProgressMode::auto_detect && isatty(STDERR_FILENO));

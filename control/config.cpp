@@ -64,7 +64,7 @@ constexpr const char* kTagFilters[] = {"removespoofed", "removeerratic", "remove
 constexpr const char* kKnownKeys[] = {
     "packetsource", "outtemplate", "monitorid", "logfilename", "interval",
     "rotatefreq", "threads", "startboundaryts", "endboundaryts", "plugins",
-    "prometheus", "output", "progress", "ring_size", "max_gap_intervals", "live_lateness", "log", "dpdk",
+    "prometheus", "output", "progress", "ring_size", "max_gap_intervals", "live_lateness", "log", "dpdk", "user",
 };
 
 std::string lower(std::string s) {
@@ -456,6 +456,10 @@ Config parse_root(const YAML::Node& root) {
   if (auto v = get_ranged<uint32_t>(root, "", "live_lateness", 0, 3600, "0..3600 seconds")) cfg.live_lateness = *v;
   parse_log(root, cfg);
   parse_dpdk(root, cfg);
+  if (auto v = get_opt<std::string>(root, "", "user")) {
+    if (v->empty()) throw ConfigError("user", line_of(root, "user"), "must name a user");
+    cfg.user = *v;
+  }
 
   cfg.plugins = parse_plugins(root);
   check_template(root, cfg);

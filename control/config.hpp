@@ -31,6 +31,8 @@
 //                      filled with empty intervals (default 1440)
 //   dpdk: {eal: [...], ports: [{device, rx_queues, rx_descriptors, promiscuous, mtu}],
 //          mbuf_pool_size, burst_size}   with packetsource: dpdk
+//   user: NAME      switch to this unprivileged user once the ports and the
+//                   metrics endpoint are up
 //   live_lateness: seconds after an interval's end at which an idle live
 //                  source closes it (default 10)
 //   log: {level: debug|info|warning|error}
@@ -83,6 +85,7 @@ struct Config {
   uint32_t live_lateness = 10;              // seconds: on an idle live source an interval
                                             // closes this long after its end
   LogLevel log_level = LogLevel::info;
+  std::string user;                         // drop to this user once capture is set up ("": stay)
   // packetsource: dpdk reads the NIC queues of these ports, one polling
   // worker per queue set (queue q of all ports goes to worker q % threads).
   struct Dpdk {

@@ -403,6 +403,12 @@ void Runtime::start_polling(std::vector<std::vector<BurstReader>> readers) {
     workers_[w]->thread = std::thread([this, w, r = std::move(readers[w])]() mutable {
       const std::string name = "pvt-worker" + std::to_string(w);
       pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+      if (w < opt_.worker_cpus.size()) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(opt_.worker_cpus[w], &set);
+        pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+      }
       polling_loop(w, std::move(r));
     });
   }

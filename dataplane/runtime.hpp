@@ -37,6 +37,8 @@ struct RuntimeOptions {
   // `live_lateness_seconds` after its end. Files (live = false) wait for packets.
   bool live = false;
   uint32_t live_lateness_seconds = 10;
+  // Polling model: worker w runs on CPU worker_cpus[w] where given.
+  std::vector<int> worker_cpus;
 };
 
 // Counters written by one thread and read by any (relaxed atomics, one cache

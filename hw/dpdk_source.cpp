@@ -6,6 +6,9 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <pthread.h>
+#include <sched.h>
+
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
@@ -25,6 +28,8 @@ enum class EalState { down, idle, in_use, cleaned };
 std::mutex g_eal_mutex;
 EalState g_eal_state = EalState::down;
 std::vector<std::string> g_eal_args;  // the arguments the EAL came up with
+// CPUs of the EAL's worker lcores (-l / --lcores), in lcore order.
+std::vector<int> g_worker_cpus;
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;
@@ -369,7 +374,14 @@ std::unique_ptr<DpdkContext> DpdkContext::start(const DpdkConfig& cfg) {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());  // rte_eal_init may permute argv
     argv.push_back(nullptr);
+    // rte_eal_init pins the calling thread to the main lcore's CPU, and every
+    // thread started later would inherit that: keep the process's own CPU
+    // set for the control threads; polling workers are pinned one by one.
+    cpu_set_t before;
+    CPU_ZERO(&before);
+    const bool have_before = pthread_getaffinity_np(pthread_self(), sizeof before, &before) == 0;
     int rc = rte_eal_init(static_cast<int>(args.size()), argv.data());
+    if (have_before) pthread_setaffinity_np(pthread_self(), sizeof before, &before);
     if (rc < 0) {
       int err = rte_errno;
       // A failed rte_eal_init cannot be retried either.
@@ -379,6 +391,9 @@ std::unique_ptr<DpdkContext> DpdkContext::start(const DpdkConfig& cfg) {
     }
     g_eal_state = EalState::idle;
     g_eal_args = cfg.eal;
+    g_worker_cpus.clear();
+    unsigned lc;
+    RTE_LCORE_FOREACH_WORKER(lc) { g_worker_cpus.push_back(static_cast<int>(rte_lcore_to_cpu_id(static_cast<int>(lc)))); }
   }
 
   std::unique_ptr<DpdkContext> ctx(new DpdkContext);
@@ -450,6 +465,8 @@ uint64_t DpdkContext::queue_stat_packets(size_t port, uint16_t q) const {
 uint64_t DpdkContext::queue_stat_bytes(size_t port, uint16_t q) const {
   return ports_.at(port)->counters.at(q)->bytes.load(std::memory_order_relaxed);
 }
+
+std::vector<int> DpdkContext::worker_cpus() const { return g_worker_cpus; }
 
 std::string DpdkContext::describe() const {
   std::string s = "dpdk:";

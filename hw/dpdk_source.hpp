@@ -80,6 +80,8 @@ class DpdkContext {
   uint64_t queue_stat_bytes(size_t port, uint16_t q) const;
   // One line: ports, queues, RSS applied, timestamp source.
   std::string describe() const;
+  // CPUs of the EAL's worker lcores, in order: where polling workers go.
+  std::vector<int> worker_cpus() const;
 
   struct Port;  // implementation detail
 

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -618,6 +620,35 @@ TEST_P(DpdkVdev, FlowtuplesMatchOracle) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Workers, DpdkVdev, ::testing::Values(1u, 2u));
+
+// user: the run switches to an unprivileged user once its input and
+// endpoint are open; the outputs belong to that user.
+TEST(E2E, DropsToUnprivilegedUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch users";
+  const passwd* pw = getpwnam("nobody");
+  if (!pw) GTEST_SKIP() << "no user 'nobody'";
+  const uid_t nobody = pw->pw_uid;
+  TempDir tmp;
+  const fs::path out = tmp.path / "out";
+  fs::create_directories(out);
+  fs::permissions(out, fs::perms::all);
+  fs::permissions(tmp.path, fs::perms::owner_all | fs::perms::others_exec | fs::perms::group_exec);
+  const fs::path capture = source_root() / "configs" / "quickstart" / "telescope.pcap";
+  std::string text = base_config(capture.string(), 2, out);
+  text += "user: nobody\n";
+  const fs::path cfg = write_config(tmp.path, text);
+  std::string log;
+  ASSERT_EQ(run_command(q(privateer_bin()) + " -c " + q(cfg), &log), 0) << log;
+  EXPECT_NE(log.find("running as user nobody"), std::string::npos) << log;
+  size_t files = 0;
+  for (const auto& e : fs::directory_iterator(out)) {
+    struct stat st {};
+    ASSERT_EQ(stat(e.path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, nobody) << e.path();
+    ++files;
+  }
+  EXPECT_GE(files, 2u);
+}
 
 // A bad configuration stops start-up with a message naming the key and line.
 TEST(E2E, BadConfigNamesKeyAndLine) {
