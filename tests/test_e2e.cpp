@@ -650,6 +650,16 @@ TEST(E2E, DropsToUnprivilegedUser) {
   EXPECT_GE(files, 2u);
 }
 
+// A dag: URI on a libtrace without DAG support stops start-up saying so.
+TEST(E2E, DagWithoutDagSupportSaysSo) {
+  TempDir tmp;
+  const fs::path cfg = write_config(tmp.path, base_config("dag:/dev/dag0", 1, tmp.path));
+  std::string out;
+  EXPECT_EQ(run_command(q(privateer_bin()) + " -c " + q(cfg), &out), 1);
+  EXPECT_NE(out.find("dag:/dev/dag0"), std::string::npos) << out;
+  EXPECT_NE(out.find("libtrace built with DAG support"), std::string::npos) << out;
+}
+
 // A bad configuration stops start-up with a message naming the key and line.
 TEST(E2E, BadConfigNamesKeyAndLine) {
   TempDir tmp;
