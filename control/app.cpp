@@ -55,6 +55,7 @@ class Merger {
 
   void add(std::unique_ptr<IntervalDone> d) {
     Pending& p = pending_[d->interval_start];
+    pending_count_.store(pending_.size(), std::memory_order_relaxed);
     if (p.results.empty()) {
       p.results.resize(plugins_.size());
       for (auto& r : p.results) r.resize(workers_);
@@ -78,13 +79,14 @@ class Merger {
     intervals_.fetch_add(1, std::memory_order_relaxed);
     if (info.partial) partial_intervals_.fetch_add(1, std::memory_order_relaxed);
     pending_.erase(d->interval_start);
+    pending_count_.store(pending_.size(), std::memory_order_relaxed);
   }
 
   const PluginStats& stats(size_t i) const { return *stats_[i]; }
   uint64_t intervals() const { return intervals_.load(std::memory_order_relaxed); }
   uint64_t partial_intervals() const { return partial_intervals_.load(std::memory_order_relaxed); }
   uint64_t last_closed_end() const { return last_closed_end_.load(std::memory_order_relaxed); }
-  bool idle() const { return pending_.empty(); }
+  size_t pending() const { return pending_count_.load(std::memory_order_relaxed); }
 
  private:
   struct Pending {
@@ -99,6 +101,7 @@ class Merger {
   uint32_t interval_;
   std::vector<std::unique_ptr<PluginStats>> stats_;
   std::map<uint64_t, Pending> pending_;
+  std::atomic<size_t> pending_count_{0};
   std::atomic<uint64_t> intervals_{0};
   std::atomic<uint64_t> partial_intervals_{0};
   std::atomic<uint64_t> last_closed_end_{0};
@@ -179,6 +182,7 @@ void register_metrics(MetricsRegistry& reg, const std::string& source_name, cons
       w.gauge("privateer_interval_merge_last_seconds", "Time the last interval's merge and write took", s.last_merge_ns.load() / 1e9, pl);
     }
     w.counter("privateer_intervals_total", "Intervals closed and written", merger.intervals());
+    w.gauge("privateer_unmerged_intervals", "Intervals closed by the workers and not yet merged and written", merger.pending());
     w.counter("privateer_partial_intervals_total", "Intervals closed as partial (start or end of the run, or a signal)", merger.partial_intervals());
     w.gauge("privateer_last_interval_end_timestamp_seconds", "End of the last completed interval, unix time", merger.last_closed_end());
   });
@@ -267,6 +271,9 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   ro.batches_per_worker = cfg.ring_size;
   ro.max_gap_intervals = cfg.max_gap_intervals;
   ro.live = dpdk ? true : source->live();
+  // A live capture never waits for the output side (its NIC queue would
+  // overflow); file input is paced by the merges so memory stays bounded.
+  ro.max_unmerged_intervals = ro.live ? 0 : 2;
   if (dpdk) {
     // Each polling worker on its own EAL worker lcore, where there are enough.
     const std::vector<int> cpus = dpdk->worker_cpus();
