@@ -168,6 +168,7 @@ void register_metrics(MetricsRegistry& reg, const std::string& source_name, cons
       w.counter("privateer_worker_busy_polls_total", "Worker ring polls that found work", c.busy_polls.load(), wl);
       w.counter("privateer_worker_idle_polls_total", "Worker ring polls that found nothing", c.idle_polls.load(), wl);
       w.counter("privateer_worker_intervals_total", "Intervals a worker closed", c.intervals.load(), wl);
+      w.counter("privateer_ring_dropped_packets_total", "Live input dropped because this worker's ring was full", c.ring_drops.load(), wl);
     }
   });
   reg.add([&rt, &plugins, &merger](MetricsWriter& w) {
@@ -440,7 +441,9 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   }
   sum << "  decode errors: " << errors << (errors ? " (" + errs.str().substr(1) + ")" : std::string()) << "\n";
   for (unsigned w = 0; w < rt.workers(); ++w) {
-    sum << "  worker " << w << ": " << rt.worker_counters(w).packets.load() << " packets\n";
+    sum << "  worker " << w << ": " << rt.worker_counters(w).packets.load() << " packets";
+    if (const uint64_t drops = rt.worker_counters(w).ring_drops.load()) sum << ", " << drops << " dropped (ring full)";
+    sum << "\n";
   }
   for (size_t p = 0; dpdk && p < dpdk->ports(); ++p) {
     const DpdkPortStats st = dpdk->port_stats(p);

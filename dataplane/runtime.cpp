@@ -174,6 +174,18 @@ Runtime::Batch* Runtime::get_free_batch(unsigned w) {
   return b;
 }
 
+Runtime::Batch* Runtime::try_free_batch(unsigned w) {
+  void* p = nullptr;
+  if (rte_ring_dequeue(workers_[w]->free, &p) != 0) return nullptr;
+  Batch* b = static_cast<Batch*>(p);
+  b->kind = Batch::kPackets;
+  b->count = 0;
+  b->arena_used = 0;
+  b->last = false;
+  b->partial = false;
+  return b;
+}
+
 void Runtime::send(unsigned w, Batch* b) {
   // The full ring has room for every batch of this worker, so this never fails.
   rte_ring_enqueue(workers_[w]->full, b);
@@ -300,7 +312,21 @@ void Runtime::dispatch_loop(BurstReader reader) {
           send(w, wk.filling);
           wk.filling = nullptr;
         }
-        if (!wk.filling) wk.filling = get_free_batch(w);
+        if (!wk.filling) {
+          if (opt_.live) {
+            // A live source is never held up by a slow worker: the packet
+            // is dropped and counted instead.
+            wk.filling = try_free_batch(w);
+            if (!wk.filling) {
+              wcount_[w]->ring_drops.fetch_add(1, std::memory_order_relaxed);
+              ++packets;
+              bytes += rp.wirelen;
+              continue;
+            }
+          } else {
+            wk.filling = get_free_batch(w);
+          }
+        }
         Batch* b = wk.filling;
         uint8_t* dst = b->arena + b->arena_used;
         std::memcpy(dst, rp.data, cap);

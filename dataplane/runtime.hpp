@@ -49,6 +49,7 @@ struct alignas(64) WorkerCounters {
   std::atomic<uint64_t> busy_polls{0};   // ring polls that returned work
   std::atomic<uint64_t> idle_polls{0};
   std::atomic<uint64_t> intervals{0};
+  std::atomic<uint64_t> ring_drops{0};   // live input: packets dropped, this worker's ring being full
 };
 
 struct alignas(64) DispatcherCounters {
@@ -127,6 +128,7 @@ class Runtime {
   void wait_for_merges(uint64_t closed);
   void worker_close(unsigned w, uint64_t start, bool last, bool partial);
   Batch* get_free_batch(unsigned w);
+  Batch* try_free_batch(unsigned w);
   void send(unsigned w, Batch* b);
   void flush(unsigned w);
   void close_interval(uint64_t start, bool last, bool partial);

@@ -306,3 +306,44 @@ TEST(Runtime, PollingWorkersGiveTheSameIntervals) {
   EXPECT_EQ(packets, want.packets_per_interval);
   for (auto& [iv, n] : arrivals) EXPECT_EQ(n, 2u) << "interval " << iv << " closed by both workers";
 }
+
+// A live source is never held up by a slow worker: what does not fit in the
+// worker's ring is dropped and counted, and nothing goes missing uncounted.
+TEST(Runtime, LiveInputDropsAndCountsWhenAWorkerFallsBehind) {
+  class SlowProcessor : public CountingProcessor {
+   public:
+    void process(const PacketView* v, const uint8_t* const* d, size_t n) override {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      CountingProcessor::process(v, d, n);
+    }
+  };
+  Packets pkts;
+  for (uint32_t k = 0; k < 20000; ++k) pkts.push_back({1700000000, udp_packet(0x0a000000 + k, 0x2c000001, 1000, 53)});
+  RuntimeOptions o;
+  o.workers = 1;
+  o.live = true;
+  o.batches_per_worker = 2;
+  std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(1);
+  procs[0].push_back(std::make_unique<SlowProcessor>());
+  Runtime rt(o, std::move(procs));
+  auto files = reader_for(pkts);
+  rt.start([&](RawPacket* out, size_t max, bool* eof) {
+    const size_t n = files(out, max, eof);
+    *eof = false;  // live
+    return n;
+  });
+  while (rt.dispatcher_counters().packets.load() < pkts.size()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  rt.request_stop();
+  uint64_t processed = 0;
+  for (;;) {
+    const bool finished = rt.finished();
+    while (auto d = rt.poll_result()) processed += static_cast<CountResult*>(d->results.at(0).get())->packets;
+    if (finished) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  rt.join();
+  const uint64_t drops = rt.worker_counters(0).ring_drops.load();
+  EXPECT_GT(drops, 0u);
+  EXPECT_EQ(processed + drops, pkts.size());
+  EXPECT_EQ(rt.worker_counters(0).packets.load(), processed);
+}
