@@ -177,20 +177,11 @@ std::unique_ptr<IntervalDone> Runtime::poll_result() {
 }
 
 Runtime::Batch* Runtime::get_free_batch(unsigned w) {
-  void* p = nullptr;
+  Batch* b = try_free_batch(w);
+  if (b) return b;
+  dcount_.ring_full_waits.fetch_add(1, std::memory_order_relaxed);
   Backoff backoff;
-  bool waited = false;
-  while (rte_ring_dequeue(workers_[w]->free, &p) != 0) {
-    waited = true;
-    backoff.wait();
-  }
-  if (waited) dcount_.ring_full_waits.fetch_add(1, std::memory_order_relaxed);
-  Batch* b = static_cast<Batch*>(p);
-  b->kind = Batch::kPackets;
-  b->count = 0;
-  b->arena_used = 0;
-  b->last = false;
-  b->partial = false;
+  while (!(b = try_free_batch(w))) backoff.wait();
   return b;
 }
 
