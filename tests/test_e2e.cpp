@@ -550,6 +550,15 @@ TEST(E2E, LiveVethReplayDpdkAfPacket) {
       "  ports:\n    - device: net_af_packet0\n      rx_queues: 2\n");
 }
 
+// And through DPDK's AF_XDP PMD (a veth has one queue).
+TEST(E2E, LiveVethReplayDpdkAfXdp) {
+  live_veth_replay(
+      "packetsource: dpdk\n"
+      "dpdk:\n  eal: [--no-huge, --no-pci, -m, \"512\", --log-level, \"lib.eal:error\", --vdev, "
+      "\"net_af_xdp0,iface=pvB,start_queue=0,queue_count=1\"]\n"
+      "  ports:\n    - device: net_af_xdp0\n      rx_queues: 1\n");
+}
+
 // DPDK with net_pcap virtual devices (no hugepages, no NIC): two corpus
 // captures become two rx queues of one port, polled by one or two workers.
 // Once every packet is counted on the endpoint, SIGINT ends the run; the
