@@ -49,22 +49,52 @@ struct PluginStats {
 class Merger {
  public:
   Merger(std::vector<std::unique_ptr<Plugin>>& plugins, OutputManager& out, unsigned workers, uint32_t interval)
-      : plugins_(plugins), out_(out), workers_(workers), interval_(interval), stats_(plugins.size()) {
+      : plugins_(plugins), out_(out), workers_(workers), interval_(interval), stats_(plugins.size()),
+        latest_(workers, 0), delivered_(workers, false) {
     for (auto& s : stats_) s = std::make_unique<PluginStats>();
   }
 
   void add(std::unique_ptr<IntervalDone> d) {
     Pending& p = pending_[d->interval_start];
-    pending_count_.store(pending_.size(), std::memory_order_relaxed);
     if (p.results.empty()) {
       p.results.resize(plugins_.size());
       for (auto& r : p.results) r.resize(workers_);
     }
     for (size_t i = 0; i < d->results.size() && i < plugins_.size(); ++i) p.results[i][d->worker] = std::move(d->results[i]);
     p.partial = p.partial || d->partial;
-    p.last = p.last || d->last;
-    if (++p.arrived < workers_) return;
-    IntervalInfo info{d->interval_start, d->interval_start + interval_, p.partial};
+    latest_[d->worker] = d->interval_start;
+    delivered_[d->worker] = true;
+    // An interval is complete once every worker has delivered it or a later
+    // one (each worker's intervals come in order; one that jumped over an
+    // interval in a long time gap has no result for it).
+    while (!pending_.empty()) {
+      auto it = pending_.begin();
+      for (unsigned w = 0; w < workers_; ++w) {
+        if (!delivered_[w] || latest_[w] < it->first) {
+          pending_count_.store(pending_.size(), std::memory_order_relaxed);
+          return;
+        }
+      }
+      write(it->first, it->second);
+      pending_.erase(it);
+    }
+    pending_count_.store(pending_.size(), std::memory_order_relaxed);
+  }
+
+  const PluginStats& stats(size_t i) const { return *stats_[i]; }
+  uint64_t intervals() const { return intervals_.load(std::memory_order_relaxed); }
+  uint64_t partial_intervals() const { return partial_intervals_.load(std::memory_order_relaxed); }
+  uint64_t last_closed_end() const { return last_closed_end_.load(std::memory_order_relaxed); }
+  size_t pending() const { return pending_count_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Pending {
+    bool partial = false;
+    std::vector<std::vector<std::unique_ptr<IntervalResult>>> results;  // [plugin][worker]
+  };
+
+  void write(uint64_t start, Pending& p) {
+    IntervalInfo info{start, start + interval_, p.partial};
     out_.begin_interval(info);
     for (size_t i = 0; i < plugins_.size(); ++i) {
       const auto t0 = Clock::now();
@@ -78,29 +108,15 @@ class Merger {
     last_closed_end_.store(info.end, std::memory_order_relaxed);
     intervals_.fetch_add(1, std::memory_order_relaxed);
     if (info.partial) partial_intervals_.fetch_add(1, std::memory_order_relaxed);
-    pending_.erase(d->interval_start);
-    pending_count_.store(pending_.size(), std::memory_order_relaxed);
   }
-
-  const PluginStats& stats(size_t i) const { return *stats_[i]; }
-  uint64_t intervals() const { return intervals_.load(std::memory_order_relaxed); }
-  uint64_t partial_intervals() const { return partial_intervals_.load(std::memory_order_relaxed); }
-  uint64_t last_closed_end() const { return last_closed_end_.load(std::memory_order_relaxed); }
-  size_t pending() const { return pending_count_.load(std::memory_order_relaxed); }
-
- private:
-  struct Pending {
-    unsigned arrived = 0;
-    bool partial = false;
-    bool last = false;
-    std::vector<std::vector<std::unique_ptr<IntervalResult>>> results;  // [plugin][worker]
-  };
   std::vector<std::unique_ptr<Plugin>>& plugins_;
   OutputManager& out_;
   unsigned workers_;
   uint32_t interval_;
   std::vector<std::unique_ptr<PluginStats>> stats_;
   std::map<uint64_t, Pending> pending_;
+  std::vector<uint64_t> latest_;    // per worker: the newest interval it delivered
+  std::vector<bool> delivered_;     // per worker: delivered any yet
   std::atomic<size_t> pending_count_{0};
   std::atomic<uint64_t> intervals_{0};
   std::atomic<uint64_t> partial_intervals_{0};

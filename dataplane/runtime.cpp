@@ -487,6 +487,17 @@ void Runtime::polling_loop(unsigned w, std::vector<BurstReader> readers) {
            !(opt_.start_boundary && opt_.start_boundary == iv);
   };
   auto close_upto = [&](uint64_t target) {  // closes [cur, target)
+    if (cur < target && (target - cur) / len > opt_.max_gap_intervals + 1) {
+      // A time jump: close the open interval and go straight to the target,
+      // not through every empty interval between (the merge treats the
+      // skipped ones as delivered by this worker with nothing in them).
+      wait_for_merges(closed);
+      worker_close(w, cur, false, first_partial(cur));
+      ++closed;
+      dcount_.time_jumps.fetch_add(1, std::memory_order_relaxed);
+      cur = target;
+      return;
+    }
     while (cur < target) {
       wait_for_merges(closed);
       worker_close(w, cur, false, first_partial(cur));
@@ -583,7 +594,7 @@ void Runtime::polling_loop(unsigned w, std::vector<BurstReader> readers) {
     const uint64_t final_iv = std::max(poll_final_interval_.load(std::memory_order_acquire),
                                        poll_max_interval_.load(std::memory_order_acquire));
     if (!started) begin(poll_first_interval_.load(std::memory_order_relaxed));
-    for (; cur < final_iv; cur += len) worker_close(w, cur, false, first_partial(cur));
+    close_upto(final_iv);  // stop is requested: nothing waits for merges now
     worker_close(w, cur, true, true);
   }
   wc.packets.store(packets, std::memory_order_relaxed);

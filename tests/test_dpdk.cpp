@@ -3,6 +3,8 @@
 // needs the EAL runs in one test, in order.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <unistd.h>
 
 #include <chrono>
@@ -39,10 +41,22 @@ std::vector<Pkt> read_all(PacketSource& src) {
   return out;
 }
 
+std::string file_prefix() { return "privateer_test_dpdk_" + std::to_string(getpid()); }
+
 std::vector<std::string> eal_args(const std::string& vdev) {
   return {"--no-huge", "--no-pci", "-m", "512", "--log-level", "lib.eal:error",
-          "--file-prefix", "privateer_test_dpdk_" + std::to_string(getpid()), "--vdev", vdev};
+          "--file-prefix", file_prefix(), "--vdev", vdev};
 }
+
+// The EAL leaves its runtime directory behind: remove ours at the end.
+class DpdkRuntimeDir : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(std::filesystem::path("/var/run/dpdk") / file_prefix(), ec);
+  }
+};
+const auto* const kDpdkRuntimeDir = ::testing::AddGlobalTestEnvironment(new DpdkRuntimeDir);
 
 }  // namespace
 

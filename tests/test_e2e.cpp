@@ -81,6 +81,43 @@ std::vector<std::string> read_lines_sorted(const std::string& text) {
   return lines;
 }
 
+// A DPDK runtime-directory prefix of its own for every DPDK run of these
+// tests, so that no other DPDK process on the machine gets in the way.
+std::vector<std::string>& dpdk_prefixes() {
+  static std::vector<std::string> all;
+  return all;
+}
+
+std::string dpdk_prefix() {
+  dpdk_prefixes().push_back("privateer-e2e-" + std::to_string(getpid()) + "-" +
+                            std::to_string(dpdk_prefixes().size() + 1));
+  return dpdk_prefixes().back();
+}
+
+// The EAL leaves its runtime directory behind: remove ours at the end.
+class DpdkRuntimeDirs : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    for (const auto& p : dpdk_prefixes()) {
+      std::error_code ec;
+      fs::remove_all(fs::path("/var/run/dpdk") / p, ec);
+    }
+  }
+};
+const auto* const kDpdkRuntimeDirs = ::testing::AddGlobalTestEnvironment(new DpdkRuntimeDirs);
+
+// Ends a background run: SIGINT, up to 10 s for it to finish, then SIGKILL
+// so that a hung run never outlives its test. True when it ended by itself.
+bool stop_run(const std::string& pid) {
+  run_command("kill -INT " + pid);
+  for (int i = 0; i < 100; ++i) {
+    if (run_command("kill -0 " + pid) != 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  run_command("kill -9 " + pid);
+  return false;
+}
+
 // All records of the complete (renamed) flowtuple files in `dir`, as sorted
 // oracle-format lines.
 std::vector<std::string> read_flowtuples(const fs::path& dir, const std::string& stream = "flowtuple") {
@@ -520,8 +557,7 @@ void live_veth_replay(const std::string& source_yaml) {
   for (int i = 0; i < 100 && (got = rx_packets()) < want; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(got, want) << "every replayed packet is counted";
 
-  run_command("kill -INT " + pid);
-  for (int i = 0; i < 100 && run_command("kill -0 " + pid) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(stop_run(pid)) << "the run did not end within 10 s of SIGINT";
   const std::string log = read_file(tmp.path / "app.log");
   EXPECT_NE(log.find("stopped by signal"), std::string::npos) << log;
 
@@ -545,7 +581,7 @@ TEST(E2E, LiveVethReplayLibtrace) { live_veth_replay("packetsource: int:pvB\n");
 TEST(E2E, LiveVethReplayDpdkAfPacket) {
   live_veth_replay(
       "packetsource: dpdk\n"
-      "dpdk:\n  eal: [--no-huge, --no-pci, -m, \"512\", --log-level, \"lib.eal:error\", --vdev, "
+      "dpdk:\n  eal: [--no-huge, --no-pci, -m, \"512\", --log-level, \"lib.eal:error\", --file-prefix, \"" + dpdk_prefix() + "\", --vdev, "
       "\"net_af_packet0,iface=pvB,qpairs=2\"]\n"
       "  ports:\n    - device: net_af_packet0\n      rx_queues: 2\n");
 }
@@ -554,7 +590,7 @@ TEST(E2E, LiveVethReplayDpdkAfPacket) {
 TEST(E2E, LiveVethReplayDpdkAfXdp) {
   live_veth_replay(
       "packetsource: dpdk\n"
-      "dpdk:\n  eal: [--no-huge, --no-pci, -m, \"512\", --log-level, \"lib.eal:error\", --vdev, "
+      "dpdk:\n  eal: [--no-huge, --no-pci, -m, \"512\", --log-level, \"lib.eal:error\", --file-prefix, \"" + dpdk_prefix() + "\", --vdev, "
       "\"net_af_xdp0,iface=pvB,start_queue=0,queue_count=1\"]\n"
       "  ports:\n    - device: net_af_xdp0\n      rx_queues: 1\n");
 }
@@ -587,7 +623,7 @@ TEST_P(DpdkVdev, FlowtuplesMatchOracle) {
   const int mport = free_port();
   std::ostringstream c;
   c << "packetsource: dpdk\n"
-    << "dpdk:\n  eal: [--no-huge, --no-pci, -m, \"512\", --log-level, \"lib.eal:error\", --vdev, \"" << vdev << "\"]\n"
+    << "dpdk:\n  eal: [--no-huge, --no-pci, -m, \"512\", --log-level, \"lib.eal:error\", --file-prefix, \"" << dpdk_prefix() << "\", --vdev, \"" << vdev << "\"]\n"
     << "  ports:\n    - device: net_pcap0\n      rx_queues: 2\n"
     << "interval: 60\nrotatefreq: 0\nthreads: " << threads << "\n"
     << "outtemplate: " << (tmp.path / "%P-%s.avro").string() << "\n"
@@ -615,8 +651,7 @@ TEST_P(DpdkVdev, FlowtuplesMatchOracle) {
   }
   EXPECT_EQ(got, static_cast<double>(total)) << m << read_file(tmp.path / "app.log");
   EXPECT_NE(m.find("reason=\"imissed\""), std::string::npos) << m;
-  run_command("kill -INT " + pid);
-  for (int i = 0; i < 100 && run_command("kill -0 " + pid) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(stop_run(pid)) << "the run did not end within 10 s of SIGINT";
   const std::string log = read_file(tmp.path / "app.log");
   EXPECT_NE(log.find("stopped by signal"), std::string::npos) << log;
   std::map<std::string, uint64_t> have;

@@ -347,3 +347,48 @@ TEST(Runtime, LiveInputDropsAndCountsWhenAWorkerFallsBehind) {
   EXPECT_EQ(processed + drops, pkts.size());
   EXPECT_EQ(rt.worker_counters(0).packets.load(), processed);
 }
+
+// Queues years apart in packet time: a worker jumps over the gap instead of
+// closing every empty interval in it, and every packet is still counted.
+TEST(Runtime, PollingWorkersJumpLongTimeGaps) {
+  Packets q0, q1;
+  for (uint32_t k = 0; k < 100; ++k) q0.push_back({1300000000 + k, udp_packet(0x0a000001, 0x2c000000 + k, 1000, 53)});
+  for (uint32_t k = 0; k < 100; ++k) q1.push_back({1600000000 + k, udp_packet(0x0b000001, 0x2c000000 + k, 2000, 80)});
+  RuntimeOptions o;
+  o.workers = 2;
+  o.live = true;
+  o.max_unmerged_intervals = 0;  // as for live input: this test merges nothing
+  std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(2);
+  for (auto& p : procs) p.push_back(std::make_unique<CountingProcessor>());
+  Runtime rt(o, std::move(procs));
+  std::vector<std::vector<BurstReader>> readers(2);
+  readers[0].push_back(reader_for(q0));
+  readers[1].push_back(reader_for(q1));
+  const auto t0 = std::chrono::steady_clock::now();
+  rt.start_polling(std::move(readers));
+  uint64_t packets = 0, results = 0;
+  bool stop_sent = false;
+  for (;;) {
+    const bool finished = rt.finished();
+    while (auto d = rt.poll_result()) {
+      packets += static_cast<CountResult*>(d->results.at(0).get())->packets;
+      ++results;
+    }
+    if (finished) break;
+    if (!stop_sent && rt.dispatcher_counters().packets.load() == q0.size() + q1.size() &&
+        std::chrono::steady_clock::now() - t0 > std::chrono::milliseconds(200)) {
+      rt.request_stop();
+      stop_sent = true;
+    }
+    ASSERT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20)) << "stuck closing empty intervals";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  rt.join();
+  EXPECT_EQ(packets, q0.size() + q1.size());
+  EXPECT_LT(results, 20u);
+  // Whichever queue was read first set the start: either the newer queue
+  // jumped the gap, or the older one's packets are late.
+  const auto& dc = rt.dispatcher_counters();
+  EXPECT_TRUE(dc.time_jumps.load() >= 1 || dc.late_packets.load() == q0.size())
+      << "jumps " << dc.time_jumps.load() << ", late " << dc.late_packets.load();
+}
