@@ -50,7 +50,8 @@ class Plugin {
   virtual void open_outputs(OutputProvider& out) = 0;
   // One per worker, called before the workers start.
   virtual std::unique_ptr<WorkerProcessor> make_worker(unsigned worker_id) = 0;
-  // All workers' results for one interval, in worker-id order; writes the
+  // All workers' results for one interval, in worker-id order (null for a
+  // worker that jumped over the interval in a long time gap); writes the
   // merged result to the streams opened in open_outputs. Runs on the control
   // plane, never on a worker.
   virtual MergeStats merge(const IntervalInfo& interval,
