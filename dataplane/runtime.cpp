@@ -416,10 +416,7 @@ void Runtime::worker_loop(unsigned w) {
     wc.busy_polls.store(busy, std::memory_order_relaxed);
   }
   wc.idle_polls.store(idle, std::memory_order_relaxed);
-  if (finished_workers_.fetch_add(1, std::memory_order_acq_rel) + 1 == workers_.size()) {
-    processing_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started_at_).count(),
-                         std::memory_order_release);
-  }
+  worker_finished();
 }
 
 void Runtime::worker_close(unsigned w, uint64_t start, bool last, bool partial) {
@@ -600,6 +597,10 @@ void Runtime::polling_loop(unsigned w, std::vector<BurstReader> readers) {
   wc.packets.store(packets, std::memory_order_relaxed);
   wc.bytes.store(bytes, std::memory_order_relaxed);
   wc.idle_polls.store(idle, std::memory_order_relaxed);
+  worker_finished();
+}
+
+void Runtime::worker_finished() {
   if (finished_workers_.fetch_add(1, std::memory_order_acq_rel) + 1 == workers_.size()) {
     processing_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started_at_).count(),
                          std::memory_order_release);

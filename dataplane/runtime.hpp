@@ -127,6 +127,8 @@ class Runtime {
   void polling_loop(unsigned w, std::vector<BurstReader> readers);
   void wait_for_merges(uint64_t closed);
   void worker_close(unsigned w, uint64_t start, bool last, bool partial);
+  // A worker has exited; the last one records when the analysis ended.
+  void worker_finished();
   Batch* get_free_batch(unsigned w);
   Batch* try_free_batch(unsigned w);
   void send(unsigned w, Batch* b);
