@@ -38,6 +38,13 @@ class CountingProcessor : public WorkerProcessor {
   CountResult cur_;
 };
 
+// One CountingProcessor for each of `workers` workers.
+std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> counting_processors(unsigned workers) {
+  std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(workers);
+  for (auto& p : procs) p.push_back(std::make_unique<CountingProcessor>());
+  return procs;
+}
+
 // An Ethernet/IPv4/UDP packet from src to dst.
 std::vector<uint8_t> udp_packet(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport) {
   std::vector<uint8_t> p(14 + 20 + 8, 0);
@@ -94,9 +101,7 @@ RunResult run_runtime(unsigned workers, const std::vector<std::pair<uint64_t, st
   o.workers = workers;
   o.interval_seconds = 60;
   o.max_gap_intervals = max_gap;
-  std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(workers);
-  for (auto& p : procs) p.push_back(std::make_unique<CountingProcessor>());
-  Runtime rt(o, std::move(procs));
+  Runtime rt(o, counting_processors(workers));
   rt.start(reader_for(pkts));
   RunResult r;
   std::map<uint64_t, unsigned> arrivals;
@@ -188,9 +193,7 @@ TEST(Runtime, WaitsForMergesBeforeClosingMore) {
   RuntimeOptions o;
   o.workers = 2;
   o.max_unmerged_intervals = 2;
-  std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(2);
-  for (auto& p : procs) p.push_back(std::make_unique<CountingProcessor>());
-  Runtime rt(o, std::move(procs));
+  Runtime rt(o, counting_processors(2));
   rt.start(reader_for(pkts));
   std::map<uint64_t, unsigned> arrivals;
   auto drain = [&] {
@@ -223,9 +226,7 @@ TEST(Runtime, IdleLiveSourceClosesIntervalsByTheClock) {
   o.workers = 2;
   o.live = true;
   o.live_lateness_seconds = 1;
-  std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(2);
-  for (auto& p : procs) p.push_back(std::make_unique<CountingProcessor>());
-  Runtime rt(o, std::move(procs));
+  Runtime rt(o, counting_processors(2));
   auto files = reader_for(pkts);
   rt.start([&](RawPacket* out, size_t max, bool* eof) {
     const size_t n = files(out, max, eof);
@@ -276,9 +277,7 @@ TEST(Runtime, PollingWorkersGiveTheSameIntervals) {
   RuntimeOptions o;
   o.workers = 2;
   o.live = true;
-  std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(2);
-  for (auto& p : procs) p.push_back(std::make_unique<CountingProcessor>());
-  Runtime rt(o, std::move(procs));
+  Runtime rt(o, counting_processors(2));
   std::vector<std::vector<BurstReader>> readers(2);
   readers[0].push_back(reader_for(q0));
   readers[1].push_back(reader_for(q1));
@@ -358,9 +357,7 @@ TEST(Runtime, PollingWorkersJumpLongTimeGaps) {
   o.workers = 2;
   o.live = true;
   o.max_unmerged_intervals = 0;  // as for live input: this test merges nothing
-  std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(2);
-  for (auto& p : procs) p.push_back(std::make_unique<CountingProcessor>());
-  Runtime rt(o, std::move(procs));
+  Runtime rt(o, counting_processors(2));
   std::vector<std::vector<BurstReader>> readers(2);
   readers[0].push_back(reader_for(q0));
   readers[1].push_back(reader_for(q1));
