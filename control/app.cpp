@@ -246,9 +246,11 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   os.monitorid = cfg.monitorid;
   os.interval_seconds = cfg.interval;
   os.rotatefreq = cfg.rotatefreq;
-  os.avro_codec = cfg.output.avro_codec;
-  os.avro_block_size = cfg.output.avro_block_size;
-  OutputManager outputs(os);
+  os.avro = cfg.output;
+  OutputManager outputs(os, cfg.threads);
+  log_info(std::string("output: Avro codec ") + codec_name(cfg.output.codec.codec) + ", " +
+           std::to_string(cfg.output.block_size) + "-byte blocks, " + std::to_string(outputs.output_threads()) +
+           " output thread(s)");
   for (auto& p : plugins) p->open_outputs(outputs);
 
   // Sources. Declared before the runtime so that they outlive its threads;

@@ -258,19 +258,31 @@ void parse_prometheus(const YAML::Node& root, Config& cfg) {
 void parse_output(const YAML::Node& root, Config& cfg) {
   const YAML::Node o = root["output"];
   if (!o.IsDefined() || o.IsNull()) return;
-  reject_unknown_keys(o, "output", {"avro_codec", "avro_block_size"});
-  if (auto v = get_opt<std::string>(o, "output", "avro_codec")) {
-    const std::string c = lower(*v);
-    if (c != "deflate" && c != "snappy" && c != "null") {
+  reject_unknown_keys(o, "output", {"avro_codec", "deflate_level", "zstd_level", "avro_block_size", "threads"});
+  CodecSettings& c = cfg.output.codec;
+  const YAML::Node codec = o["avro_codec"];
+  if (codec.IsDefined() && codec.IsNull()) {
+    c.codec = AvroCodec::null;   // `avro_codec: null` unquoted is YAML's null: the null codec
+  } else if (auto v = get_opt<std::string>(o, "output", "avro_codec")) {
+    const auto parsed = parse_codec(lower(*v));
+    if (!parsed) {
       throw ConfigError("output.avro_codec", line_of(o, "avro_codec"),
-                        "must be deflate, snappy or null, got '" + *v + "'");
+                        "must be deflate, snappy, zstandard or null, got '" + *v + "'");
     }
-    cfg.output.avro_codec = c;
+    c.codec = *parsed;
+  }
+  if (auto v = get_ranged<int>(o, "output", "deflate_level", kDeflateLevelMin, kDeflateLevelMax,
+                               "0..3 (ISA-L igzip levels)")) {
+    c.deflate_level = *v;
+  }
+  if (auto v = get_ranged<int>(o, "output", "zstd_level", kZstdLevelMin, kZstdLevelMax, "1..22")) {
+    c.zstd_level = *v;
   }
   if (auto v = get_ranged<uint32_t>(o, "output", "avro_block_size", 1024, 64u << 20,
                                     "1024..67108864 bytes")) {
-    cfg.output.avro_block_size = *v;
+    cfg.output.block_size = *v;
   }
+  if (auto v = get_ranged<unsigned>(o, "output", "threads", 1, 64, "1..64")) cfg.output.threads = *v;
 }
 
 void parse_progress(const YAML::Node& root, Config& cfg) {

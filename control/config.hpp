@@ -24,7 +24,9 @@
 //
 // Privateer's own keys:
 //   prometheus: {enabled: yes, listen: "127.0.0.1:9761"}
-//   output: {avro_codec: deflate|snappy|null, avro_block_size: bytes}
+//   output: {avro_codec: deflate|snappy|zstandard|null, deflate_level: 0..3,
+//            zstd_level: 1..22, avro_block_size: bytes, threads: N}
+//            (a YAML null, `avro_codec: null` unquoted, is the null codec)
 //   progress: auto|yes|no
 //   ring_size: per-worker ring slots (batches in flight), a power of two
 //   max_gap_intervals: a forward time jump over more intervals than this is not
@@ -44,6 +46,7 @@
 #include <string>
 #include <vector>
 
+#include "control/avro/container.hpp"
 #include "control/log.hpp"
 #include "plugins/common/options.hpp"
 
@@ -75,10 +78,7 @@ struct Config {
     bool enabled = true;
     std::string listen = "127.0.0.1:9761";  // host:port or [v6]:port; port 0: any free port
   } prometheus;
-  struct Output {
-    std::string avro_codec = "deflate";     // "deflate", "snappy" or "null" (avro-c's names)
-    uint32_t avro_block_size = 16 * 1024;   // bytes, 1 KiB..64 MiB (corsaro3 used 16 KiB)
-  } output;
+  AvroOutputSettings output;                // codec, levels, block size, output threads
   ProgressMode progress = ProgressMode::auto_detect;
   uint32_t ring_size = 16;                  // power of two, 2..65536
   uint32_t max_gap_intervals = 1440;        // 0: never fill a gap

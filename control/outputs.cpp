@@ -1,13 +1,21 @@
 #include "control/outputs.hpp"
 
 #include <stdexcept>
+#include <thread>
 
 #include "control/naming.hpp"
 
 namespace privateer {
 
-RotatingAvroStream::RotatingAvroStream(const OutputSettings& s, std::string stream, std::string schema_json)
-    : s_(s), stream_(std::move(stream)), schema_(std::move(schema_json)) {}
+namespace {
+// Blocks of one stream waiting for compression, per output thread: enough
+// to keep every thread busy while the merge thread encodes the next ones.
+constexpr size_t kBlocksInFlightPerThread = 2;
+}  // namespace
+
+RotatingAvroStream::RotatingAvroStream(const OutputSettings& s, std::string stream, std::string schema_json,
+                                       CompressionPool* pool)
+    : s_(s), stream_(std::move(stream)), schema_(std::move(schema_json)), pool_(pool) {}
 
 void RotatingAvroStream::append_encoded(const void* buf, size_t len) {
   if (!file_) throw std::logic_error("output '" + stream_ + "': record written outside an interval");
@@ -24,8 +32,13 @@ void RotatingAvroStream::begin_interval(const IntervalInfo& iv) {
   }
   if (!file_) {
     path_ = expand_template(s_.outtemplate, stream_, s_.monitorid, iv.start);
-    file_ = std::make_unique<AvroFileStream>(schema_, s_.avro_codec, s_.avro_block_size);
-    file_->open(path_);
+    file_ = std::make_unique<AvroContainerFile>(schema_, s_.avro.codec, s_.avro.block_size, pool_,
+                                                kBlocksInFlightPerThread * pool_->threads() + 1);
+    // The header says what the file holds, without its .done marker.
+    file_->open(path_, {{"privateer.monitorid", s_.monitorid},
+                        {"privateer.interval_seconds", std::to_string(s_.interval_seconds)},
+                        {"privateer.first_interval", std::to_string(iv.start)},
+                        {"privateer.version", PRIVATEER_VERSION}});
     file_period_ = period;
     intervals_json_.clear();
     file_records_ = 0;
@@ -58,11 +71,22 @@ void RotatingAvroStream::close_file() {
 
 void RotatingAvroStream::finish() { close_file(); }
 
+unsigned OutputManager::default_threads(unsigned configured, unsigned workers) {
+  if (configured) return configured;
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores > workers ? cores - workers : 1;
+}
+
+OutputManager::OutputManager(OutputSettings s, unsigned workers) : s_(std::move(s)) {
+  s_.avro.threads = default_threads(s_.avro.threads, workers);
+  pool_ = std::make_unique<CompressionPool>(s_.avro.threads);
+}
+
 AvroStream& OutputManager::avro_stream(const std::string& stream, const std::string& schema_json) {
   for (auto& s : streams_) {
     if (s->stream() == stream) throw std::logic_error("output stream '" + stream + "' opened twice");
   }
-  streams_.push_back(std::make_unique<RotatingAvroStream>(s_, stream, schema_json));
+  streams_.push_back(std::make_unique<RotatingAvroStream>(s_, stream, schema_json, pool_.get()));
   return *streams_.back();
 }
 

@@ -2,6 +2,7 @@
 // every `rotatefreq` intervals (aligned to multiples of rotatefreq x interval
 // from the epoch), written under a temporary name and renamed when complete,
 // then followed by a `.done` marker describing the intervals in the file.
+// Every stream's blocks are compressed on one CompressionPool.
 #pragma once
 
 #include <atomic>
@@ -10,7 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "control/avro_output.hpp"
+#include "control/avro/compress_pool.hpp"
+#include "control/avro/container.hpp"
 #include "plugins/plugin_api.hpp"
 
 namespace privateer {
@@ -20,14 +22,13 @@ struct OutputSettings {
   std::string monitorid;
   uint32_t interval_seconds = 60;
   uint32_t rotatefreq = 0;       // intervals per file; 0: one file for the whole run
-  std::string avro_codec = "deflate";
-  size_t avro_block_size = 0;    // 0: avro-c's default
+  AvroOutputSettings avro;       // avro.threads resolved (>= 1) by OutputManager
 };
 
 // One plugin stream across its rotated files.
 class RotatingAvroStream : public AvroStream {
  public:
-  RotatingAvroStream(const OutputSettings& s, std::string stream, std::string schema_json);
+  RotatingAvroStream(const OutputSettings& s, std::string stream, std::string schema_json, CompressionPool* pool);
   void append_encoded(const void* buf, size_t len) override;
 
   void begin_interval(const IntervalInfo& iv);
@@ -48,7 +49,8 @@ class RotatingAvroStream : public AvroStream {
   OutputSettings s_;
   std::string stream_;
   std::string schema_;
-  std::unique_ptr<AvroFileStream> file_;
+  CompressionPool* pool_;
+  std::unique_ptr<AvroContainerFile> file_;
   std::string path_;
   uint64_t file_period_ = 0;
   uint64_t interval_records_ = 0;
@@ -64,15 +66,23 @@ class RotatingAvroStream : public AvroStream {
 // The OutputProvider the control plane gives plugins.
 class OutputManager : public OutputProvider {
  public:
-  explicit OutputManager(OutputSettings s) : s_(std::move(s)) {}
+  // `workers`: the worker threads, for the default number of output threads.
+  OutputManager(OutputSettings s, unsigned workers);
   AvroStream& avro_stream(const std::string& stream, const std::string& schema_json) override;
   void begin_interval(const IntervalInfo& iv);
   void end_interval(const IntervalInfo& iv);
   void finish();
   const std::vector<std::unique_ptr<RotatingAvroStream>>& streams() const { return streams_; }
+  unsigned output_threads() const { return pool_->threads(); }
+  uint64_t blocks_compressed() const { return pool_->blocks(); }
+
+  // Output threads when `configured` is 0: the cores left after the
+  // workers, at least 1.
+  static unsigned default_threads(unsigned configured, unsigned workers);
 
  private:
   OutputSettings s_;
+  std::unique_ptr<CompressionPool> pool_;
   std::vector<std::unique_ptr<RotatingAvroStream>> streams_;
 };
 

@@ -8,7 +8,8 @@ Default columns, the corpus' expected format (../shared/corpus/README.md):
     time src_ip dst_ip src_port dst_port protocol ttl tcp_flags ip_len packet_cnt
 IPv4 addresses (long) print as dotted quads, IPv6 addresses (fixed 16) as
 IPv6 text. --all-fields prints every field of the writer's schema, in schema
-order; --header first prints the column names.
+order; --header first prints the column names. --meta prints the header's
+metadata instead (KEY<TAB>VALUE, sorted by key, avro.schema left out).
 
 Exit status: 0 on success, 2 when python3-avro is missing, 1 on a bad file.
 """
@@ -43,6 +44,7 @@ def main():
     ap.add_argument("file")
     ap.add_argument("--all-fields", action="store_true", help="print every field of the schema")
     ap.add_argument("--header", action="store_true", help="print the column names first")
+    ap.add_argument("--meta", action="store_true", help="print the header metadata, not the records")
     args = ap.parse_args()
 
     try:
@@ -56,6 +58,11 @@ def main():
     with open(args.file, "rb") as f:
         reader = DataFileReader(f, DatumReader())
         try:
+            if args.meta:
+                for key in sorted(reader.meta):
+                    if key != "avro.schema":
+                        out.write("%s\t%s\n" % (key, reader.meta[key].decode("utf-8")))
+                return 0
             schema = json.loads(reader.get_meta("avro.schema").decode("utf-8"))
             if args.all_fields:
                 fields = [fd["name"] for fd in schema["fields"]]

@@ -68,8 +68,11 @@ TEST(Config, MinimalHasDefaults) {
   EXPECT_EQ(c.endboundaryts, 0u);
   EXPECT_TRUE(c.prometheus.enabled);
   EXPECT_EQ(c.prometheus.listen, "127.0.0.1:9761");
-  EXPECT_EQ(c.output.avro_codec, "deflate");
-  EXPECT_EQ(c.output.avro_block_size, 16u * 1024);
+  EXPECT_EQ(c.output.codec.codec, AvroCodec::deflate);
+  EXPECT_EQ(c.output.codec.deflate_level, 1);
+  EXPECT_EQ(c.output.codec.zstd_level, 3);
+  EXPECT_EQ(c.output.block_size, 64u * 1024);
+  EXPECT_EQ(c.output.threads, 0u);
   EXPECT_EQ(c.progress, ProgressMode::auto_detect);
   EXPECT_EQ(c.ring_size, 16u);
   EXPECT_EQ(c.max_gap_intervals, 1440u);
@@ -82,6 +85,18 @@ TEST(Config, MinimalHasDefaults) {
   EXPECT_EQ(c.plugins[0].options.size(), 0u);
   EXPECT_TRUE(c.warnings.empty());
   EXPECT_EQ(c.source_path, "");
+}
+
+// `avro_codec: null` unquoted is YAML's null, and means the null codec, as
+// the quoted "null" does; `zstd` is accepted for zstandard.
+TEST(Config, AvroCodecNames) {
+  for (const char* v : {"null", "\"null\"", "~", "Null"}) {
+    SCOPED_TRACE(v);
+    EXPECT_EQ(parse_config(with(std::string("output:\n  avro_codec: ") + v + "\n")).output.codec.codec, AvroCodec::null);
+  }
+  EXPECT_EQ(parse_config(with("output:\n  avro_codec: zstd\n")).output.codec.codec, AvroCodec::zstandard);
+  EXPECT_EQ(parse_config(with("output:\n  avro_codec: zstandard\n")).output.codec.codec, AvroCodec::zstandard);
+  EXPECT_EQ(parse_config(with("output:\n  avro_codec: DEFLATE\n")).output.codec.codec, AvroCodec::deflate);
 }
 
 TEST(Config, FullValidConfig) {
@@ -106,7 +121,10 @@ TEST(Config, FullValidConfig) {
       "  listen: \"[::1]:9100\"\n"
       "output:\n"
       "  avro_codec: snappy\n"
-      "  avro_block_size: 65536\n"
+      "  avro_block_size: 32768\n"
+      "  deflate_level: 3\n"
+      "  zstd_level: 19\n"
+      "  threads: 3\n"
       "progress: no\n"
       "ring_size: 64\n"
       "max_gap_intervals: 10\n"
@@ -128,8 +146,11 @@ TEST(Config, FullValidConfig) {
   EXPECT_EQ(c.endboundaryts, 1700086400u);
   EXPECT_FALSE(c.prometheus.enabled);
   EXPECT_EQ(c.prometheus.listen, "[::1]:9100");
-  EXPECT_EQ(c.output.avro_codec, "snappy");
-  EXPECT_EQ(c.output.avro_block_size, 65536u);
+  EXPECT_EQ(c.output.codec.codec, AvroCodec::snappy);
+  EXPECT_EQ(c.output.block_size, 32768u);
+  EXPECT_EQ(c.output.codec.deflate_level, 3);
+  EXPECT_EQ(c.output.codec.zstd_level, 19);
+  EXPECT_EQ(c.output.threads, 3u);
   EXPECT_EQ(c.progress, ProgressMode::no);
   EXPECT_EQ(c.ring_size, 64u);
   EXPECT_EQ(c.max_gap_intervals, 10u);
@@ -269,6 +290,14 @@ TEST(ConfigErrors, InvalidValues) {
   expect_error(text, "output.avro_codec", line_of(text, "lz4"));
   text = with("output:\n  avro_block_size: 10\n");
   expect_error(text, "output.avro_block_size", line_of(text, "avro_block_size"));
+  text = with("output:\n  deflate_level: 9\n");
+  expect_error(text, "output.deflate_level", line_of(text, "deflate_level"));
+  text = with("output:\n  zstd_level: 0\n");
+  expect_error(text, "output.zstd_level", line_of(text, "zstd_level"));
+  text = with("output:\n  threads: 0\n");
+  expect_error(text, "output.threads", line_of(text, "threads: 0"));
+  text = with("output:\n  avro_codec: [deflate]\n");
+  expect_error(text, "output.avro_codec", line_of(text, "avro_codec"));
   text = with("progress: sometimes\n");
   expect_error(text, "progress", line_of(text, "progress"));
   text = with("log:\n  level: loud\n");
