@@ -52,7 +52,8 @@ fi
 GEN="$BUILD/perf/gen_telescope"
 BASELINE="$BUILD/perf/pcap_baseline"
 PRIVATEER=${PRIVATEER:-$BUILD/control/privateer}
-TIME=/usr/bin/time
+# shellcheck source=perf/bench_lib.sh
+. "$ROOT/perf/bench_lib.sh"   # helpers: f, fmt, mib, measure, measure_median, report; TIME
 
 [ -x "$TIME" ] || die "$TIME (GNU time) is required for peak-RSS measurement (apt-get install time)"
 [ -x "$BASELINE" ] || die "$BASELINE not found; build it: ninja -C $BUILD perf/pcap_baseline"
@@ -65,63 +66,10 @@ else
   if [ "${KEEP:-0}" != 1 ]; then trap 'rm -rf "$W"' EXIT; fi
 fi
 
-# ---------------------------------------------------------------- helpers
-
-# f EXPR: evaluate a floating-point awk expression.
-f() { awk "BEGIN { printf \"%.6f\", $1 }"; }
-fmt() { awk -v v="$1" -v p="${2:-0}" 'BEGIN { printf "%.*f", p, v }'; }
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
-
-# measure NAME CMD...: runs CMD under GNU time; sets RC, WALL_S, RSS_KB.
-# stdout/stderr/time report land in $W/NAME.{out,err,time}.
-measure() {
-  local name=$1; shift
-  local t0 t1
-  t0=$EPOCHREALTIME
-  set +e
-  "$TIME" -v -o "$W/$name.time" "$@" >"$W/$name.out" 2>"$W/$name.err"
-  RC=$?
-  set -e
-  t1=$EPOCHREALTIME
-  WALL_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
-  RSS_KB=$(awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); print $2 }' "$W/$name.time" 2>/dev/null)
-  RSS_KB=${RSS_KB:-0}
-}
-
-# measure_median NAME CMD...: runs CMD $REPEAT times (default 3) and keeps
-# the run with the median wall time (these machines are noisy); its files
-# become $W/NAME.{out,err,time} and it sets WALL_S, RSS_KB, RC.
-measure_median() {
-  local name=$1; shift
-  local r walls=() pick
-  for ((r = 1; r <= ${REPEAT:-3}; r++)); do
-    measure "$name.r$r" "$@"
-    [ "$RC" -eq 0 ] || { cp "$W/$name.r$r.out" "$W/$name.out"; cp "$W/$name.r$r.err" "$W/$name.err"; return; }
-    walls+=("$WALL_S $r")
-  done
-  pick=$(printf '%s\n' "${walls[@]}" | sort -n | awk -v m=$(( (${REPEAT:-3} + 1) / 2 )) 'NR == m { print $2 }')
-  for ext in out err time; do cp "$W/$name.r$pick.$ext" "$W/$name.$ext"; done
-  WALL_S=$(printf '%s\n' "${walls[@]}" | awk -v p="$pick" '$2 == p { print $1 }')
-  RSS_KB=$(awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); print $2 }' "$W/$name.time")
-  echo "  ($name: ${REPEAT:-3} runs, wall s: $(printf '%s\n' "${walls[@]}" | sort -n | awk '{ printf "%s%.3f", (NR > 1 ? " " : ""), $1 }'); median kept)"
-}
-
-# report LABEL PACKETS: one line for the run just measured; sets PPS.
-report() {
-  local label=$1 n=$2
-  PPS=$(awk -v n="$n" -v s="$WALL_S" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
-  printf '%-22s packets=%s wall_s=%s pps=%s peak_rss_mib=%s bytes_per_packet=%s' \
-    "$label" "$n" "$(fmt "$WALL_S" 3)" "$PPS" "$(fmt "$(f "$RSS_KB / 1024")" 1)" \
-    "$(fmt "$(f "$RSS_KB * 1024 / $n")" 2)"
-}
-
 # ---------------------------------------------------------------- machine
 
-CPU=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
-[ -n "$CPU" ] || CPU=$(lscpu 2>/dev/null | awk -F': *' '/Model name/ { print $2; exit }')
-MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null)
 echo "== machine"
-echo "nproc=$(nproc) cpu=\"${CPU:-unknown}\" mem=\"${MEM:-unknown}\" kernel=$(uname -r)"
+machine_info
 echo "libpcap: $(tcpdump --version 2>/dev/null | grep -i libpcap | head -1 || echo unknown)"
 echo "build=$BUILD workdir=$W"
 
