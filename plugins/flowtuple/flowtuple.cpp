@@ -1,15 +1,13 @@
 #include "plugins/flowtuple/flowtuple.hpp"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <new>
-#include <random>
+#include <span>
 #include <stdexcept>
 
 #include "plugins/common/options.hpp"
+#include "plugins/common/sorted_runs.hpp"
 
 namespace privateer {
 namespace {
@@ -19,26 +17,6 @@ constexpr uint8_t kSyn = 0x02;
 
 namespace ft_detail {
 namespace {
-constexpr size_t kHugePage = size_t{2} << 20;
-
-inline uint64_t mum(uint64_t a, uint64_t b) {
-  const unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
-  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
-}
-
-// Random per process, so that nobody can aim packets at one probe chain.
-const uint64_t* process_seed() {
-  static const std::array<uint64_t, 4> seed = [] {
-    std::random_device rd;
-    std::array<uint64_t, 4> s{};
-    for (auto& w : s) w = (static_cast<uint64_t>(rd()) << 32 | rd()) | 1;
-    return s;
-  }();
-  return seed.data();
-}
-
-inline size_t grow_threshold(size_t capacity) { return capacity / 2 + capacity / 8; }
-
 inline uint64_t load_be64(const uint8_t* p) {
   uint64_t v;
   std::memcpy(&v, p, 8);
@@ -53,139 +31,15 @@ inline void store_be64(uint8_t* p, uint64_t v) {
 }  // namespace
 
 uint64_t Slot4::hash(const uint64_t* s) const {
-  return mum(w0 ^ s[0], w1 ^ s[1]) ^ mum((w2 >> kValueBits) ^ s[2], s[3]);
+  return hash_mum(w0 ^ s[0], w1 ^ s[1]) ^ hash_mum((w2 >> kValueBits) ^ s[2], s[3]);
 }
 
 uint64_t Slot6::hash(const uint64_t* s) const {
-  const uint64_t a = mum(src[0] ^ s[0], src[1] ^ s[1]);
-  const uint64_t b = mum(dst[0] ^ s[2], dst[1] ^ s[3]);
-  const uint64_t c = mum(w1 ^ s[1], ((w2 >> kValueBits) | time << 16) ^ s[2]);
-  return mum(a ^ c, b ^ s[0]);
+  const uint64_t a = hash_mum(src[0] ^ s[0], src[1] ^ s[1]);
+  const uint64_t b = hash_mum(dst[0] ^ s[2], dst[1] ^ s[3]);
+  const uint64_t c = hash_mum(w1 ^ s[1], ((w2 >> kValueBits) | time << 16) ^ s[2]);
+  return hash_mum(a ^ c, b ^ s[0]);
 }
-
-template <class Slot>
-Slot* FlatTable<Slot>::map_slots(size_t capacity) {
-  const size_t bytes = capacity * sizeof(Slot);
-  if (bytes < 2 * kHugePage) {
-    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    return static_cast<Slot*>(p);
-  }
-  // Large: align to 2 MiB so that transparent huge pages cover all of it
-  // (random probes into a table of hundreds of MiB otherwise miss the TLB).
-  void* raw = mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED) throw std::bad_alloc();
-  const uintptr_t start = reinterpret_cast<uintptr_t>(raw);
-  const uintptr_t aligned = (start + kHugePage - 1) & ~(uintptr_t{kHugePage} - 1);
-  if (aligned > start) munmap(raw, aligned - start);
-  const uintptr_t end = start + bytes + kHugePage;
-  if (end > aligned + bytes) munmap(reinterpret_cast<void*>(aligned + bytes), end - (aligned + bytes));
-  madvise(reinterpret_cast<void*>(aligned), bytes, MADV_HUGEPAGE);
-  return reinterpret_cast<Slot*>(aligned);
-}
-
-template <class Slot>
-void FlatTable<Slot>::unmap_slots(Slot* p, size_t capacity) {
-  if (p) munmap(p, capacity * sizeof(Slot));
-}
-
-template <class Slot>
-size_t FlatTable<Slot>::capacity_for(size_t n) {
-  size_t cap = kMinCapacity;
-  while (n > grow_threshold(cap)) cap *= 2;
-  return cap;
-}
-
-template <class Slot>
-FlatTable<Slot>::FlatTable(size_t capacity) {
-  size_t cap = kMinCapacity;
-  while (cap < capacity) cap *= 2;
-  slots_ = map_slots(cap);
-  mask_ = cap - 1;
-  grow_at_ = grow_threshold(cap);
-  std::memcpy(seed_, process_seed(), sizeof seed_);
-}
-
-template <class Slot>
-FlatTable<Slot>::~FlatTable() {
-  unmap_slots(slots_, mask_ + 1);
-}
-
-template <class Slot>
-FlatTable<Slot>::FlatTable(FlatTable&& o) noexcept
-    : slots_(o.slots_), mask_(o.mask_), size_(o.size_), grow_at_(o.grow_at_) {
-  std::memcpy(seed_, o.seed_, sizeof seed_);
-  o.slots_ = nullptr;
-  o.mask_ = o.size_ = o.grow_at_ = 0;
-}
-
-template <class Slot>
-FlatTable<Slot>& FlatTable<Slot>::operator=(FlatTable&& o) noexcept {
-  if (this != &o) {
-    unmap_slots(slots_, mask_ + 1);
-    slots_ = o.slots_;
-    mask_ = o.mask_;
-    size_ = o.size_;
-    grow_at_ = o.grow_at_;
-    std::memcpy(seed_, o.seed_, sizeof seed_);
-    o.slots_ = nullptr;
-    o.mask_ = o.size_ = o.grow_at_ = 0;
-  }
-  return *this;
-}
-
-template <class Slot>
-void FlatTable<Slot>::grow() {
-  const size_t old_cap = mask_ + 1;
-  const size_t cap = old_cap * 2;
-  Slot* ns = map_slots(cap);
-  const size_t nmask = cap - 1;
-  // Old slot i holds keys whose home is at or shortly before i; their new
-  // homes are home or home + old_cap, so this pass writes nearly sequentially.
-  for (size_t i = 0; i < old_cap; ++i) {
-    const Slot& s = slots_[i];
-    if (!s.count) continue;
-    size_t j = s.hash(seed_) & nmask;
-    while (ns[j].count) j = (j + 1) & nmask;
-    ns[j] = s;
-  }
-  unmap_slots(slots_, old_cap);
-  slots_ = ns;
-  mask_ = nmask;
-  grow_at_ = grow_threshold(cap);
-}
-
-template class FlatTable<Slot4>;
-template class FlatTable<Slot6>;
-
-namespace {
-template <class T>
-void put_spare(std::atomic<T*>& slot, T&& t) {
-  T* fresh = new T(std::move(t));
-  delete slot.exchange(fresh, std::memory_order_acq_rel);
-}
-template <class T>
-T take_spare(std::atomic<T*>& slot, size_t capacity) {
-  T* s = slot.exchange(nullptr, std::memory_order_acq_rel);
-  if (s && s->capacity() == capacity && s->size() == 0) {
-    T t(std::move(*s));
-    delete s;
-    return t;
-  }
-  delete s;
-  return T(capacity);
-}
-}  // namespace
-
-TableRecycler::~TableRecycler() {
-  delete spare4_.load();
-  delete spare6_.load();
-}
-void TableRecycler::put(Table4&& t) { put_spare(spare4_, std::move(t)); }
-void TableRecycler::put(Table6&& t) { put_spare(spare6_, std::move(t)); }
-Table4 TableRecycler::take4(size_t capacity) { return take_spare(spare4_, capacity); }
-Table6 TableRecycler::take6(size_t capacity) { return take_spare(spare6_, capacity); }
 
 }  // namespace ft_detail
 
@@ -198,8 +52,8 @@ void FlowtupleResult::release() {
   Table4 a(std::move(v4_));
   Table6 b(std::move(v6_));
   if (recycler_) {
-    if (a.capacity() && a.size() == 0) recycler_->put(std::move(a));
-    if (b.capacity() && b.size() == 0) recycler_->put(std::move(b));
+    recycler_->t4.put(std::move(a));
+    recycler_->t6.put(std::move(b));
   }
 }
 
@@ -208,7 +62,7 @@ void FlowtupleResult::release() {
 FlowtupleWorker::FlowtupleWorker(uint32_t interval_seconds)
     : interval_(interval_seconds),
       span_ns_(static_cast<uint64_t>(interval_seconds) * 1000000000ULL),
-      recycler_(std::make_shared<ft_detail::TableRecycler>()) {
+      recycler_(std::make_shared<ft_detail::Recyclers>()) {
   if (interval_seconds == 0) throw std::invalid_argument("flowtuple: interval length must be > 0");
 }
 
@@ -293,8 +147,8 @@ std::unique_ptr<IntervalResult> FlowtupleWorker::end_interval(uint64_t interval_
   const size_t cap4 = next_capacity(t4_.capacity(), t4_.size());
   const size_t cap6 = next_capacity(t6_.capacity(), t6_.size());
   auto r = std::make_unique<FlowtupleResult>(interval_start, std::move(t4_), std::move(t6_), recycler_);
-  t4_ = recycler_->take4(cap4);
-  t6_ = recycler_->take6(cap6);
+  t4_ = recycler_->t4.take(cap4);
+  t6_ = recycler_->t6.take(cap6);
   return r;
 }
 
@@ -395,129 +249,6 @@ inline void encode_common_tail(AvroEncoder& enc, uint16_t sport, uint16_t dport,
   enc.put_raw(t.bytes, t.len);
 }
 
-inline bool less4(const Slot4& a, const Slot4& b) {
-  if (a.w0 != b.w0) return a.w0 < b.w0;
-  if (a.w1 != b.w1) return a.w1 < b.w1;
-  return a.w2 < b.w2;
-}
-
-inline bool less6(const Slot6& a, const Slot6& b) {
-  if (a.time != b.time) return a.time < b.time;
-  if (a.src[0] != b.src[0]) return a.src[0] < b.src[0];
-  if (a.src[1] != b.src[1]) return a.src[1] < b.src[1];
-  if (a.dst[0] != b.dst[0]) return a.dst[0] < b.dst[0];
-  if (a.dst[1] != b.dst[1]) return a.dst[1] < b.dst[1];
-  if (a.w1 != b.w1) return a.w1 < b.w1;
-  return a.w2 < b.w2;
-}
-
-// Byte `d` (0 = most significant) of the 24-byte sort key (w0, w1, w2).
-inline unsigned key_byte(const Slot4& s, unsigned d) {
-  const uint64_t w = d < 8 ? s.w0 : d < 16 ? s.w1 : s.w2;
-  return static_cast<unsigned>(w >> (56 - 8 * (d & 7))) & 0xff;
-}
-
-// Histogram of key byte `d` on, skipping bytes equal across the range (they
-// order nothing). Returns the byte to split on, 24 when none is left.
-unsigned split_byte(const Slot4* a, size_t n, unsigned d, size_t* count) {
-  for (; d < 24; ++d) {
-    std::fill(count, count + 256, size_t{0});
-    for (size_t i = 0; i < n; ++i) ++count[key_byte(a[i], d)];
-    bool single = false;
-    for (unsigned b = 0; b < 256; ++b) {
-      if (count[b]) {
-        single = count[b] == n;
-        break;
-      }
-    }
-    if (!single) break;
-  }
-  return d;
-}
-
-// MSD radix sort on the key bytes from `d` on, falling back to std::sort for
-// small ranges. `tmp` has room for n; the result ends up in `a`. Each bucket
-// is sorted in `tmp` (with `a` as its scratch) and copied back while still
-// in cache.
-void radix_sort4(Slot4* a, Slot4* tmp, size_t n, unsigned d) {
-  constexpr size_t kSmall = 256;
-  size_t count[256];
-  if (n <= kSmall || (d = split_byte(a, n, d, count)) >= 24) {
-    std::sort(a, a + n, less4);
-    return;
-  }
-  size_t pos[256];
-  size_t sum = 0;
-  for (unsigned b = 0; b < 256; ++b) {
-    pos[b] = sum;
-    sum += count[b];
-  }
-  for (size_t i = 0; i < n; ++i) tmp[pos[key_byte(a[i], d)]++] = a[i];
-  size_t off = 0;
-  for (unsigned b = 0; b < 256; ++b) {
-    const size_t c = count[b];
-    if (c > 1) radix_sort4(tmp + off, a + off, c, d + 1);
-    if (c) std::memcpy(static_cast<void*>(a + off), tmp + off, c * sizeof(Slot4));
-    off += c;
-  }
-}
-
-// Ranges up to this many slots are sorted with radix_sort4 and a scratch of
-// that size (1 MiB); larger ones in place (no memory of their size).
-constexpr size_t kOutOfPlaceMax = size_t{1} << 15;
-
-// In-place MSD radix sort (American flag sort) down to ranges of
-// kOutOfPlaceMax, which go to radix_sort4 with `tmp`.
-void radix_sort4_inplace(Slot4* a, size_t n, unsigned d, Slot4* tmp) {
-  if (n <= kOutOfPlaceMax) {
-    radix_sort4(a, tmp, n, d);
-    return;
-  }
-  size_t count[256];
-  if ((d = split_byte(a, n, d, count)) >= 24) {
-    std::sort(a, a + n, less4);
-    return;
-  }
-  size_t head[256], end[256];
-  size_t sum = 0;
-  for (unsigned b = 0; b < 256; ++b) {
-    head[b] = sum;
-    sum += count[b];
-    end[b] = sum;
-  }
-  for (unsigned b = 0; b < 256; ++b) {
-    while (head[b] < end[b]) {
-      Slot4 v = a[head[b]];
-      unsigned k = key_byte(v, d);
-      while (k != b) {
-        std::swap(v, a[head[k]++]);
-        k = key_byte(v, d);
-      }
-      a[head[b]++] = v;
-    }
-  }
-  size_t off = 0;
-  for (unsigned b = 0; b < 256; ++b) {
-    if (count[b] > 1) radix_sort4_inplace(a + off, count[b], d + 1, tmp);
-    off += count[b];
-  }
-}
-
-// Number of leading key bytes shared by all of a[0..n) (the radix sort skips them).
-unsigned common_prefix_bytes(const Slot4* a, size_t n) {
-  if (n < 2) return 0;
-  uint64_t d0 = 0, d1 = 0, d2 = 0;
-  for (size_t i = 1; i < n; ++i) {
-    d0 |= a[i].w0 ^ a[0].w0;
-    d1 |= a[i].w1 ^ a[0].w1;
-    d2 |= a[i].w2 ^ a[0].w2;
-  }
-  if (d0) return static_cast<unsigned>(__builtin_clzll(d0)) / 8;
-  if (d1) return 8 + static_cast<unsigned>(__builtin_clzll(d1)) / 8;
-  if (d2) return 16 + static_cast<unsigned>(__builtin_clzll(d2)) / 8;
-  return 24;
-}
-
 FlowtupleRecord to_record(const Slot4& s, uint64_t count, uint32_t interval) {
   FlowtupleRecord r;
   r.time = (s.w0 >> 32) * interval;
@@ -552,20 +283,6 @@ Flowtuple6Record to_record(const Slot6& s, uint64_t count, uint32_t interval) {
   r.tcp_synwinlen = static_cast<uint16_t>(s.w2 >> 24);
   r.packet_cnt = count;
   return r;
-}
-
-// Calls f(slot, summed_count) once per distinct key of the sorted range
-// (equal keys are adjacent; the first of them has the smallest values).
-template <class Slot, class F>
-void for_each_summed(const Slot* a, size_t n, F&& f) {
-  size_t i = 0;
-  while (i < n) {
-    uint64_t c = a[i].count;
-    size_t j = i + 1;
-    while (j < n && a[j].same_key(a[i])) c += a[j++].count;
-    f(a[i], c);
-    i = j;
-  }
 }
 
 int yaml_line_safe(const YAML::Node& n) {
@@ -652,58 +369,25 @@ void FlowtuplePlugin::gather(std::vector<std::unique_ptr<IntervalResult>>& resul
   for (FlowtupleResult* fr : pending_) {
     fr->v6().drain([&](const Slot6& s) { buf6_.push_back(s); });
   }
-  std::sort(buf6_.begin(), buf6_.end(), less6);
+  std::sort(buf6_.begin(), buf6_.end(), key_less<Slot6>);
 
-  sort_tmp_.resize(kOutOfPlaceMax);
   for (FlowtupleResult* fr : pending_) {
     const size_t n = fr->v4().size();
     Slot4* a = fr->v4().compact();
-    if (n > 1) radix_sort4_inplace(a, n, common_prefix_bytes(a, n), sort_tmp_.data());
+    sorter_.sort(a, n);
   }
 }
 
 template <class F>
 void FlowtuplePlugin::emit4(F&& f) {
-  struct Run {
-    Slot4* cur;
-    Slot4* end;
-  };
-  std::vector<Run> runs;
+  // Each worker's keys are distinct; equal keys from different workers come
+  // out of the merge adjacent, the one with the smallest values first.
+  std::vector<SortedRun<Slot4>> runs;
   for (FlowtupleResult* fr : pending_) {
-    const size_t n = fr->v4().size();
-    if (n) runs.push_back({const_cast<Slot4*>(fr->v4().slots()), const_cast<Slot4*>(fr->v4().slots()) + n});
+    Slot4* a = const_cast<Slot4*>(fr->v4().slots());
+    runs.push_back({a, a + fr->v4().size()});
   }
-  if (runs.size() == 1) {
-    // One worker: its keys are distinct.
-    for (Slot4* s = runs[0].cur; s != runs[0].end; ++s) {
-      f(static_cast<const Slot4&>(*s), s->count);
-      s->count = 0;
-    }
-  } else if (!runs.empty()) {
-    // Several: merge the sorted runs; equal keys (from different workers)
-    // come out adjacent, the one with the smallest values first.
-    auto next = [&runs]() -> Slot4* {
-      size_t best = runs.size();
-      for (size_t r = 0; r < runs.size(); ++r) {
-        if (runs[r].cur == runs[r].end) continue;
-        if (best == runs.size() || less4(*runs[r].cur, *runs[best].cur)) best = r;
-      }
-      return best == runs.size() ? nullptr : runs[best].cur++;
-    };
-    Slot4* s = next();
-    while (s) {
-      uint64_t c = s->count;
-      Slot4* t = next();
-      while (t && t->same_key(*s)) {
-        c += t->count;
-        t->count = 0;
-        t = next();
-      }
-      f(static_cast<const Slot4&>(*s), c);
-      s->count = 0;
-      s = t;
-    }
-  }
+  drain_sorted_runs(std::span<SortedRun<Slot4>>(runs), f);
   for (FlowtupleResult* fr : pending_) {
     fr->v4().mark_emptied();
     fr->release();   // the emptied tables go back to their worker

@@ -31,12 +31,12 @@
 // worker) and the worker goes on with an empty table of the same capacity
 // (smaller when the last interval used far less of a huge one): the one the
 // merge emptied and handed back (TableRecycler), a new one until then.
+// The table, the recycler and the radix sort are plugins/common's.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
 
 #include <array>
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -44,6 +44,9 @@
 #include <vector>
 
 #include "plugins/common/avro_encode.hpp"
+#include "plugins/common/flat_table.hpp"
+#include "plugins/common/radix_sort.hpp"
+#include "plugins/common/table_recycler.hpp"
 #include "plugins/plugin_api.hpp"
 
 namespace privateer {
@@ -94,13 +97,16 @@ namespace ft_detail {
 //   w0 = time_index << 32 | src
 //   w1 = dst << 32 | sport << 16 | dport
 //   w2 = proto << 56 | ttl << 48 | tcp_flags << 40 | ip_len << 24 | synlen << 16 | synwinlen
-// The key is w0, w1 and the top 40 bits of w2. count == 0 marks an empty slot.
+// The key is w0, w1 and the top 40 bits of w2. count == 0 marks an empty slot
+// (the FlatTable contract); the sort key (radix_sort.hpp) is (w0, w1, w2).
 struct Slot4 {
   uint64_t w0;
   uint64_t w1;
   uint64_t w2;
   uint64_t count;
   static constexpr unsigned kValueBits = 24;   // low bits of w2 that are not key
+  static constexpr unsigned kKeyWords = 3;
+  uint64_t key_word(unsigned i) const { return i == 0 ? w0 : i == 1 ? w1 : w2; }
   bool same_key(const Slot4& o) const {
     return w0 == o.w0 && w1 == o.w1 && ((w2 ^ o.w2) >> kValueBits) == 0;
   }
@@ -110,7 +116,7 @@ static_assert(sizeof(Slot4) == 32);
 
 // An IPv6 table slot (64 bytes: one cache line in the page-aligned table).
 // Addresses as two big-endian words each, so that numeric order is address
-// order.
+// order. Sort key (time, src, dst, w1, w2).
 //   w1 = sport << 48 | dport << 32 | proto << 24 | ttl << 16 | tcp_flags << 8
 //   w2 = ip_len << 48 | synlen << 40 | synwinlen << 24
 struct Slot6 {
@@ -121,6 +127,18 @@ struct Slot6 {
   uint64_t w2;
   uint64_t count;
   static constexpr unsigned kValueBits = 48;
+  static constexpr unsigned kKeyWords = 7;
+  uint64_t key_word(unsigned i) const {
+    switch (i) {
+      case 0: return time;
+      case 1: return src[0];
+      case 2: return src[1];
+      case 3: return dst[0];
+      case 4: return dst[1];
+      case 5: return w1;
+      default: return w2;
+    }
+  }
   bool same_key(const Slot6& o) const {
     return time == o.time && src[0] == o.src[0] && src[1] == o.src[1] && dst[0] == o.dst[0] &&
            dst[1] == o.dst[1] && w1 == o.w1 && ((w2 ^ o.w2) >> kValueBits) == 0;
@@ -129,124 +147,13 @@ struct Slot6 {
 };
 static_assert(sizeof(Slot6) == 64);
 
-// Flat open-addressing hash table of Slot (linear probing, power-of-two
-// capacity, grows by doubling when more than 5/8 full). Memory comes from
-// anonymous mmap (zeroed by the kernel, huge pages advised when large).
-template <class Slot>
-class FlatTable {
- public:
-  static constexpr size_t kMinCapacity = 1024;
-
-  explicit FlatTable(size_t capacity = kMinCapacity);
-  ~FlatTable();
-  FlatTable(FlatTable&& o) noexcept;
-  FlatTable& operator=(FlatTable&& o) noexcept;
-  FlatTable(const FlatTable&) = delete;
-  FlatTable& operator=(const FlatTable&) = delete;
-
-  size_t size() const { return size_; }
-  size_t capacity() const { return slots_ ? mask_ + 1 : 0; }
-  uint64_t hash(const Slot& k) const { return k.hash(seed_); }
-
-  void prefetch(uint64_t h) const { __builtin_prefetch(&slots_[h & mask_], 1, 3); }
-
-  // Counts one packet of key `k` (its count field is ignored); `h` = hash(k).
-  // A new entry keeps k's value bits (the first packet's).
-  void add(const Slot& k, uint64_t h) {
-    size_t i = h & mask_;
-    for (;;) {
-      Slot& s = slots_[i];
-      if (s.count == 0) {
-        s = k;
-        s.count = 1;
-        if (++size_ > grow_at_) grow();
-        return;
-      }
-      if (s.same_key(k)) {
-        ++s.count;
-        return;
-      }
-      i = (i + 1) & mask_;
-    }
-  }
-
-  // Visits every occupied slot.
-  template <class F>
-  void for_each(F&& f) const {
-    if (!slots_) return;
-    for (size_t i = 0; i <= mask_; ++i) {
-      if (slots_[i].count) f(slots_[i]);
-    }
-  }
-  // Visits every occupied slot and empties it: the table is then as new,
-  // capacity and memory kept (already faulted in).
-  template <class F>
-  void drain(F&& f) {
-    if (!slots_) return;
-    for (size_t i = 0; i <= mask_; ++i) {
-      if (slots_[i].count) {
-        f(static_cast<const Slot&>(slots_[i]));
-        slots_[i].count = 0;
-      }
-    }
-    size_ = 0;
-  }
-  const Slot* slots() const { return slots_; }
-  // For the merge, which sorts the entries inside the table: moves every
-  // occupied slot to the front (slots [0, size()) occupied, the rest empty)
-  // and returns the slots. The table cannot take keys any more until
-  // mark_emptied().
-  Slot* compact() {
-    if (!slots_) return nullptr;
-    size_t k = 0;
-    for (size_t i = 0; i <= mask_; ++i) {
-      if (!slots_[i].count) continue;
-      if (k != i) {
-        slots_[k] = slots_[i];
-        slots_[i].count = 0;
-      }
-      ++k;
-    }
-    return slots_;
-  }
-  // After the caller zeroed the count of every occupied slot itself (the
-  // merge does so while it reads them): the table is then as new.
-  void mark_emptied() { size_ = 0; }
-
-  // Smallest capacity that holds n entries without growing.
-  static size_t capacity_for(size_t n);
-
- private:
-  void grow();
-  static Slot* map_slots(size_t capacity);
-  static void unmap_slots(Slot* p, size_t capacity);
-
-  Slot* slots_ = nullptr;
-  size_t mask_ = 0;
-  size_t size_ = 0;
-  size_t grow_at_ = 0;
-  uint64_t seed_[4] = {};
-};
-
 using Table4 = FlatTable<Slot4>;
 using Table6 = FlatTable<Slot6>;
 
-// Brings a worker's tables back to it once the merge has read and emptied
-// them, so that the worker starts each interval on memory already faulted in
-// (page faults on a fresh table of hundreds of MiB cost more than the
-// packets). One spare of each kind; handed over by atomic exchange.
-class TableRecycler {
- public:
-  ~TableRecycler();
-  void put(Table4&& t);
-  void put(Table6&& t);
-  // A spare of exactly `capacity` slots, or a new table of that size.
-  Table4 take4(size_t capacity);
-  Table6 take6(size_t capacity);
-
- private:
-  std::atomic<Table4*> spare4_{nullptr};
-  std::atomic<Table6*> spare6_{nullptr};
+// A worker's spare tables, shared with the results it hands out.
+struct Recyclers {
+  TableRecycler<Table4> t4;
+  TableRecycler<Table6> t6;
 };
 
 }  // namespace ft_detail
@@ -255,7 +162,7 @@ class TableRecycler {
 class FlowtupleResult : public IntervalResult {
  public:
   FlowtupleResult(uint64_t interval_start, ft_detail::Table4&& v4, ft_detail::Table6&& v6,
-                  std::shared_ptr<ft_detail::TableRecycler> recycler = nullptr)
+                  std::shared_ptr<ft_detail::Recyclers> recycler = nullptr)
       : interval_start_(interval_start), v4_(std::move(v4)), v6_(std::move(v6)), recycler_(std::move(recycler)) {}
   uint64_t interval_start() const { return interval_start_; }
   const ft_detail::Table4& v4() const { return v4_; }
@@ -270,7 +177,7 @@ class FlowtupleResult : public IntervalResult {
   uint64_t interval_start_;
   ft_detail::Table4 v4_;
   ft_detail::Table6 v6_;
-  std::shared_ptr<ft_detail::TableRecycler> recycler_;
+  std::shared_ptr<ft_detail::Recyclers> recycler_;
 };
 
 class FlowtupleWorker : public WorkerProcessor {
@@ -300,7 +207,7 @@ class FlowtupleWorker : public WorkerProcessor {
   uint64_t span_ns_;
   uint64_t cur_lo_ns_ = 0;   // [cur_lo_ns_, cur_lo_ns_ + span_ns_) has index cur_idx_
   uint32_t cur_idx_ = 0;
-  std::shared_ptr<ft_detail::TableRecycler> recycler_;
+  std::shared_ptr<ft_detail::Recyclers> recycler_;
   ft_detail::Table4 t4_;
   ft_detail::Table6 t6_;
 };
@@ -352,7 +259,7 @@ class FlowtuplePlugin : public Plugin {
   // The IPv4 entries are sorted inside the workers' tables (compacted), which
   // stay in pending_ until emit4() merges and empties them.
   std::vector<FlowtupleResult*> pending_;
-  std::vector<ft_detail::Slot4> sort_tmp_;   // small: for the radix sort's leaves
+  RadixSorter<ft_detail::Slot4> sorter_;   // 1 MiB scratch at most
   std::vector<ft_detail::Slot6> buf6_;
 };
 
