@@ -92,7 +92,7 @@ unsigned split_byte(const Slot* a, size_t n, unsigned d, size_t* count) {
 template <class Slot>
 void sort_out_of_place(Slot* a, Slot* tmp, size_t n, unsigned d) {
   if (n <= kRadixSmall) {
-    std::sort(a, a + n, key_less<Slot>);
+    std::sort(a, a + n, [](const Slot& x, const Slot& y) { return key_less(x, y); });
     return;
   }
   size_t count[256];

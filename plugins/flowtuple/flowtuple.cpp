@@ -369,7 +369,7 @@ void FlowtuplePlugin::gather(std::vector<std::unique_ptr<IntervalResult>>& resul
   for (FlowtupleResult* fr : pending_) {
     fr->v6().drain([&](const Slot6& s) { buf6_.push_back(s); });
   }
-  std::sort(buf6_.begin(), buf6_.end(), key_less<Slot6>);
+  std::sort(buf6_.begin(), buf6_.end(), [](const Slot6& a, const Slot6& b) { return key_less(a, b); });
 
   for (FlowtupleResult* fr : pending_) {
     const size_t n = fr->v4().size();
