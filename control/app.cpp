@@ -315,6 +315,13 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   Merger merger(plugins, outputs, cfg.threads, cfg.interval);
 
   auto registry = std::make_shared<MetricsRegistry>();
+  // The samplers read rt, plugins, merger, outputs and dpdk: however this
+  // function is left, they are dropped before those objects die (and after
+  // the endpoint, declared below, has stopped scraping).
+  struct CloseOnExit {
+    MetricsRegistry& reg;
+    ~CloseOnExit() { reg.close(); }
+  } close_registry{*registry};
   register_metrics(*registry, dpdk ? "" : source_name, rt, plugins, merger, outputs);
   if (dpdk) register_dpdk_metrics(*registry, *dpdk);
   std::unique_ptr<MetricsEndpoint> endpoint;

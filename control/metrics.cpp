@@ -1,7 +1,14 @@
 #include "control/metrics.hpp"
 
+#include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <prometheus/exposer.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <set>
 #include <stdexcept>
 
 namespace privateer {
@@ -41,7 +48,17 @@ void MetricsWriter::gauge(const std::string& name, const std::string& help, doub
 
 void MetricsRegistry::add(Sampler s) {
   std::lock_guard<std::mutex> lock(mu_);
-  samplers_.push_back(std::move(s));
+  if (!closed_) samplers_.push_back(std::move(s));
+}
+
+void MetricsRegistry::close() {
+  std::vector<Sampler> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    dropped.swap(samplers_);
+  }
+  // (The samplers' captures are destroyed outside the lock.)
 }
 
 std::vector<prometheus::MetricFamily> MetricsRegistry::Collect() const {
@@ -51,17 +68,99 @@ std::vector<prometheus::MetricFamily> MetricsRegistry::Collect() const {
   return w.take();
 }
 
+namespace {
+
+// The process's open file descriptors (from /proc/self/fd; empty without it).
+std::set<int> open_fds() {
+  std::set<int> fds;
+  DIR* d = opendir("/proc/self/fd");
+  if (!d) return fds;
+  const int own = dirfd(d);
+  while (const dirent* e = readdir(d)) {
+    char* end = nullptr;
+    const long fd = std::strtol(e->d_name, &end, 10);
+    if (end != e->d_name && *end == '\0' && fd != own) fds.insert(static_cast<int>(fd));
+  }
+  closedir(d);
+  return fds;
+}
+
+// The local port of TCP/IP socket `fd` and whether it listens; false when
+// `fd` is no such socket.
+bool tcp_socket_port(int fd, int* port, bool* listening) {
+  sockaddr_storage sa{};
+  socklen_t salen = sizeof sa;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &salen) != 0) return false;
+  if (sa.ss_family == AF_INET) {
+    *port = ntohs(reinterpret_cast<const sockaddr_in&>(sa).sin_port);
+  } else if (sa.ss_family == AF_INET6) {
+    *port = ntohs(reinterpret_cast<const sockaddr_in6&>(sa).sin6_port);
+  } else {
+    return false;
+  }
+  int type = 0, acc = 0;
+  socklen_t len = sizeof type;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return false;
+  len = sizeof acc;
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) != 0) return false;
+  *listening = acc != 0;
+  return true;
+}
+
+// The TCP sockets among `fds` on one of `ports`, listening or not.
+std::vector<int> tcp_sockets_on(const std::set<int>& fds, const std::vector<int>& ports, bool listening) {
+  std::vector<int> out;
+  for (int fd : fds) {
+    int port = -1;
+    bool l = false;
+    if (tcp_socket_port(fd, &port, &l) && l == listening &&
+        std::find(ports.begin(), ports.end(), port) != ports.end()) {
+      out.push_back(fd);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 MetricsEndpoint::MetricsEndpoint(const std::string& listen, std::shared_ptr<MetricsRegistry> registry)
     : registry_(std::move(registry)) {
+  const std::set<int> before = open_fds();
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(listen, 2);
   } catch (const std::exception& e) {
     throw std::runtime_error("cannot serve metrics on " + listen + ": " + e.what());
   }
   exposer_->RegisterCollectable(registry_);
+  // The listening sockets civetweb just opened, for the destructor.
+  std::set<int> opened;
+  for (int fd : open_fds()) {
+    if (!before.count(fd)) opened.insert(fd);
+  }
+  ports_ = exposer_->GetListeningPorts();
+  listen_fds_ = tcp_sockets_on(opened, ports_, true);
 }
 
-MetricsEndpoint::~MetricsEndpoint() = default;
+MetricsEndpoint::~MetricsEndpoint() {
+  // ~Exposer ends in civetweb's mg_stop(), which raises a stop flag and waits
+  // for the listener thread; that thread looks at the flag only between
+  // poll()s of the listening sockets of up to 2 s (SOCKET_TIMEOUT_QUANTUM), so
+  // a short run would wait out the rest of that. Shutting the listening
+  // sockets down first ends the poll at once (Linux reports POLLHUP on them
+  // from then on; accept() would fail, so no connection is taken any more):
+  // the thread loops on the poll until mg_stop() raises the flag a moment
+  // later, then closes the sockets and joins the workers as usual. The fds
+  // are still civetweb's and open here; only it closes them.
+  for (int fd : listen_fds_) ::shutdown(fd, SHUT_RDWR);
+  // Likewise a worker serving a client that sends nothing (or slowly) polls
+  // its connection in 2 s quanta: end the connections still open on our
+  // port(s) (a scrape under way at exit fails). No new connection can be
+  // accepted now, so these fds are civetweb's too.
+  if (!listen_fds_.empty()) {
+    for (int fd : tcp_sockets_on(open_fds(), ports_, false)) ::shutdown(fd, SHUT_RDWR);
+  }
+  exposer_.reset();
+}
 
 int MetricsEndpoint::port() const {
   const auto ports = exposer_->GetListeningPorts();

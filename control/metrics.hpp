@@ -37,21 +37,28 @@ class MetricsWriter {
 class MetricsRegistry : public prometheus::Collectable {
  public:
   using Sampler = std::function<void(MetricsWriter&)>;
+  // Ignored once closed.
   void add(Sampler s);
   std::vector<prometheus::MetricFamily> Collect() const override;
   // Runs every sampler into one writer (for the end-of-run summary and tests).
   std::vector<prometheus::MetricFamily> snapshot() const { return Collect(); }
+  // Drops every sampler; a scrape running now finishes first, later ones see
+  // no samples. Call it before the objects the samplers read are destroyed.
+  void close();
 
  private:
   mutable std::mutex mu_;
   std::vector<Sampler> samplers_;
+  bool closed_ = false;
 };
 
-// The HTTP endpoint serving /metrics.
+// The HTTP endpoint serving /metrics (prometheus-cpp's Exposer on civetweb).
 class MetricsEndpoint {
  public:
   // `listen` is "ADDRESS:PORT". Throws std::runtime_error when it cannot bind.
   MetricsEndpoint(const std::string& listen, std::shared_ptr<MetricsRegistry> registry);
+  // Stops the server and joins its threads, without waiting out civetweb's
+  // 2 s listener poll: no scrape runs after it returns.
   ~MetricsEndpoint();
   // The port actually bound (differs from the configured one for port 0).
   int port() const;
@@ -59,6 +66,8 @@ class MetricsEndpoint {
  private:
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::shared_ptr<MetricsRegistry> registry_;
+  std::vector<int> ports_;        // bound
+  std::vector<int> listen_fds_;   // civetweb's listening sockets (its to close)
 };
 
 }  // namespace privateer
