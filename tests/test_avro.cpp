@@ -209,8 +209,12 @@ TEST(AvroCodec, RandomDataFitsItsBound) {
       for (size_t n : {size_t{0}, size_t{1}, size_t{65535}, size_t{65536}, in.size()}) {
         std::vector<uint8_t> out;
         ASSERT_NO_THROW(bc.compress(s, in.data(), n, out)) << codec_name(c) << " " << n;
-        if (c == AvroCodec::null) EXPECT_EQ(out.size(), n);
-        if (c == AvroCodec::snappy) EXPECT_GE(out.size(), 4u);
+        if (c == AvroCodec::null) {
+          EXPECT_EQ(out.size(), n);
+        }
+        if (c == AvroCodec::snappy) {
+          EXPECT_GE(out.size(), 4u);
+        }
       }
     }
   }
@@ -304,7 +308,9 @@ TEST(AvroContainer, EveryCodecReadBackByBothReaders) {
         const fs::path p = t.path / (std::string(codec_name(c)) + (use_pool ? "-pool-" : "-inline-") + k.name + ".avro");
         AvroContainerFile f(FlowtuplePlugin::schema_json(), codec(c), k.block, use_pool ? &pool : nullptr, 4);
         write_records(f, p, recs);
-        if (k.block == 16) EXPECT_EQ(f.blocks(), k.records);
+        if (k.block == 16) {
+          EXPECT_EQ(f.blocks(), k.records);
+        }
         expect_readers_agree(p, c, recs);
       }
     }
@@ -394,7 +400,9 @@ TEST(AvroContainer, CutFilesKeepEveryEarlierBlock) {
         ASSERT_EQ(test::run_stdout("avrocat " + q(cut), &cat), 0) << b;
         EXPECT_EQ(lines_of(cat).size(), got.size());
       }
-      if (b) EXPECT_GT(records_before[b], records_before[b - 1]);
+      if (b) {
+        EXPECT_GT(records_before[b], records_before[b - 1]);
+      }
     }
     EXPECT_EQ(records_before.back(), recs.size());
     // Inside blocks: in the block's header, in its data, in its sync marker
