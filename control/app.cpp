@@ -251,7 +251,10 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   log_info(std::string("output: Avro codec ") + codec_name(cfg.output.codec.codec) + ", " +
            std::to_string(cfg.output.block_size) + "-byte blocks, " + std::to_string(outputs.output_threads()) +
            " output thread(s)");
-  for (auto& p : plugins) p->open_outputs(outputs);
+  for (auto& p : plugins) {
+    p->open_outputs(outputs);
+    p->set_task_runner(&outputs.task_runner());
+  }
 
   // Sources. Declared before the runtime so that they outlive its threads;
   // the DPDK context outlives its queue sources (their mbufs).

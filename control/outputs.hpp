@@ -74,6 +74,8 @@ class OutputManager : public OutputProvider {
   void finish();
   const std::vector<std::unique_ptr<RotatingAvroStream>>& streams() const { return streams_; }
   unsigned output_threads() const { return pool_->threads(); }
+  // The output threads, for the plugins' merge tasks.
+  TaskRunner& task_runner() { return *pool_; }
   uint64_t blocks_compressed() const { return pool_->blocks(); }
 
   // Output threads when `configured` is 0: the cores left after the

@@ -7,7 +7,11 @@
 # run's blocks recompressed with Python's zlib at level 9, raw deflate as the
 # Avro spec says), and peak RSS.
 #
-# usage: perf/bench_output.sh [PACKETS...]     (default: 2M 10M)
+# usage: perf/bench_output.sh [PACKETS[:PPS]...]   (default: 2M:3334 10M:100000)
+#   PACKETS  packets to generate (k/M suffixes); PPS the generator's packet
+#            rate, which sets how many intervals the capture spans: 2M at
+#            3334 pps span 10 one-minute intervals, 10M at 100000 pps two
+#            (the capture of bench_flowtuple.sh).
 # environment:
 #   BUILD    meson build dir (default: build); nothing is built here
 #   WORKDIR  work directory (default: a fresh mktemp -d, removed unless KEEP=1);
@@ -15,7 +19,6 @@
 #   REPEAT   runs per measurement, the median wall time is kept (default 3)
 #   RUNS     codec settings to run, space separated CODEC[:LEVEL] (default below)
 #   WORKERS  worker counts (default "1 2")
-#   PPS      generator packet rate (default 3334: 2M packets span 10 one-minute intervals)
 # exit status: 0 ok; 1 bad usage or a baseline failed; 2 a privateer run failed.
 
 set -euo pipefail
@@ -36,10 +39,9 @@ for b in "$GEN" "$BASELINE" "$PRIVATEER"; do [ -x "$b" ] || die "$b not built (n
 command -v tcpdump >/dev/null || die "tcpdump is required for the baseline"
 command -v python3 >/dev/null || die "python3 is required for the zlib-9 reference size"
 
-SIZES=${*:-2M 10M}
+SIZES=${*:-2M:3334 10M:100000}
 RUNS=${RUNS:-null deflate:0 deflate:1 deflate:2 deflate:3 snappy zstandard:1 zstandard:3}
 WORKERS=${WORKERS:-1 2}
-PPS=${PPS:-3334}
 if [ -n "${WORKDIR:-}" ]; then
   mkdir -p "$WORKDIR"; W=$(cd "$WORKDIR" && pwd)
 else
@@ -91,9 +93,12 @@ machine_info
 echo "libpcap: $(tcpdump --version 2>/dev/null | grep -i libpcap | head -1)"
 echo "== runs (REPEAT=${REPEAT:-3}, median wall time kept)"
 STATUS=0
-for size in $SIZES; do
-  F="$W/telescope-$size.pcap"
-  [ -s "$F" ] || "$GEN" -q -o "$F" -n "$size" --pps "$PPS" || die "gen_telescope failed"
+for spec in $SIZES; do
+  size=${spec%%:*}
+  gen_pps=${spec#*:}; [ "$gen_pps" = "$spec" ] && gen_pps=100000
+  F="$W/telescope-$size-$gen_pps.pcap"
+  [ -s "$F" ] || "$GEN" -q -o "$F" -n "$size" --pps "$gen_pps" || die "gen_telescope failed"
+  echo "capture: gen_telescope -n $size --pps $gen_pps ($F)"
   cat "$F" >/dev/null
   measure_median "base-$size" "$BASELINE" "$F"
   [ "$RC" -eq 0 ] || die "pcap_baseline failed"

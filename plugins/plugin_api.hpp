@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +38,18 @@ class OutputProvider {
   virtual AvroStream& avro_stream(const std::string& stream, const std::string& schema_json) = 0;
 };
 
+// Runs independent pieces of a merge side by side on the control plane's
+// output threads (a big sort split by its top radix byte, say). A plugin is
+// handed one before any packet and never starts threads itself.
+class TaskRunner {
+ public:
+  virtual ~TaskRunner() = default;
+  // Calls task(i) once for every i in [0, n), on any thread (the caller's
+  // included), and returns when all have returned. An exception from a task
+  // is rethrown here once all are done.
+  virtual void run(size_t n, const std::function<void(size_t)>& task) = 0;
+};
+
 // Per-interval counts a plugin reports for metrics and the run summary.
 struct MergeStats {
   uint64_t records = 0;
@@ -48,6 +61,9 @@ class Plugin {
   virtual const std::string& name() const = 0;
   // Called once before any packet, on the control plane.
   virtual void open_outputs(OutputProvider& out) = 0;
+  // Where merge() may run work in parallel (null, the default: it runs on
+  // the merge thread alone). Called before any packet.
+  virtual void set_task_runner(TaskRunner* runner) { (void)runner; }
   // One per worker, called before the workers start.
   virtual std::unique_ptr<WorkerProcessor> make_worker(unsigned worker_id) = 0;
   // All workers' results for one interval, in worker-id order (null for a

@@ -24,6 +24,22 @@ using namespace privateer;
 
 namespace {
 
+// A TaskRunner on three plain threads (the control plane's is its output
+// pool; the plugins' pieces only need the contract).
+class ThreadsRunner : public TaskRunner {
+ public:
+  void run(size_t n, const std::function<void(size_t)>& task) override {
+    std::atomic<size_t> next{0};
+    auto loop = [&] {
+      for (size_t i; (i = next.fetch_add(1)) < n;) task(i);
+    };
+    std::thread a(loop), b(loop);
+    loop();
+    a.join();
+    b.join();
+  }
+};
+
 // A key, a value set by the first insertion, a count. Sorts by (key, val).
 struct KSlot {
   uint64_t key;
@@ -378,11 +394,16 @@ void check_sort(std::vector<WSlot<K>> in, const char* what) {
   std::sort(got.begin(), got.end(), whole_less<K>);
   EXPECT_EQ(std::memcmp(got.data(), want.data(), n * sizeof(WSlot<K>)), 0);
 
-  // RadixSorter: the same order.
-  std::vector<WSlot<K>> again = in;
-  RadixSorter<WSlot<K>> sorter;
-  sorter.sort(again.data(), n);
-  ASSERT_TRUE(std::is_sorted(again.begin(), again.end(), key_less<WSlot<K>>));
+  // radix_sort_parallel, without a runner and split over threads: the same
+  // keys in the same order.
+  for (bool threads : {false, true}) {
+    std::vector<WSlot<K>> again = in;
+    ThreadsRunner runner;
+    radix_sort_parallel(again.data(), n, threads ? &runner : nullptr);
+    ASSERT_TRUE(std::is_sorted(again.begin(), again.end(), key_less<WSlot<K>>));
+    std::sort(again.begin(), again.end(), whole_less<K>);
+    EXPECT_EQ(std::memcmp(again.data(), want.data(), n * sizeof(WSlot<K>)), 0);
+  }
 }
 
 template <unsigned K, class Gen>
@@ -523,12 +544,12 @@ TEST(SortedRuns, MergeOfWorkerTablesMatchesOracle) {
       }
     });
   }
-  RadixSorter<KSlot> sorter;
   std::vector<SortedRun<KSlot>> runs;
+  ThreadsRunner runner;
   for (auto& t : tables) {
     const size_t n = t.size();
     KSlot* a = t.compact();
-    sorter.sort(a, n);
+    radix_sort_parallel(a, n, &runner);
     runs.push_back({a, a + n});
   }
   std::vector<std::tuple<uint64_t, uint64_t, uint64_t>> got;

@@ -28,6 +28,8 @@
 #include <utility>
 #include <vector>
 
+#include "plugins/plugin_api.hpp"
+
 namespace privateer {
 
 template <class Slot>
@@ -115,14 +117,13 @@ void sort_out_of_place(Slot* a, Slot* tmp, size_t n, unsigned d) {
 
 // In-place MSD radix sort (American flag sort) down to ranges that fit the
 // scratch `tmp` (kRadixScratchSlots), which go to sort_out_of_place().
+// One in-place American-flag pass on key byte `d` on (bytes equal across
+// the range skipped): afterwards a[] is grouped by that byte, count[b]
+// slots of byte value b in order. Returns the byte split on, kKeyBytes when
+// all keys are equal (nothing moved).
 template <class Slot>
-void sort_in_place(Slot* a, size_t n, unsigned d, Slot* tmp) {
-  if (n <= kRadixScratchSlots<Slot>) {
-    sort_out_of_place(a, tmp, n, d);
-    return;
-  }
-  size_t count[256];
-  if ((d = split_byte(a, n, d, count)) >= kKeyBytes<Slot>) return;   // all keys equal
+unsigned partition_in_place(Slot* a, size_t n, unsigned d, size_t* count) {
+  if ((d = split_byte(a, n, d, count)) >= kKeyBytes<Slot>) return d;
   size_t head[256], end[256];
   size_t sum = 0;
   for (unsigned b = 0; b < 256; ++b) {
@@ -141,11 +142,29 @@ void sort_in_place(Slot* a, size_t n, unsigned d, Slot* tmp) {
       a[head[b]++] = v;
     }
   }
+  return d;
+}
+
+template <class Slot>
+void sort_in_place(Slot* a, size_t n, unsigned d, Slot* tmp) {
+  if (n <= kRadixScratchSlots<Slot>) {
+    sort_out_of_place(a, tmp, n, d);
+    return;
+  }
+  size_t count[256];
+  if ((d = partition_in_place(a, n, d, count)) >= kKeyBytes<Slot>) return;   // all keys equal
   size_t off = 0;
   for (unsigned b = 0; b < 256; ++b) {
     if (count[b] > 1) sort_in_place(a + off, count[b], d + 1, tmp);
     off += count[b];
   }
+}
+
+// A scratch of kRadixScratchSlots per thread, for sorts run as tasks.
+template <class Slot>
+Slot* thread_scratch() {
+  thread_local std::vector<Slot> s(kRadixScratchSlots<Slot>);
+  return s.data();
 }
 
 }  // namespace radix_detail
@@ -175,22 +194,27 @@ void radix_sort(Slot* a, size_t n, Slot* scratch) {
   radix_detail::sort_in_place(a, n, d, scratch);
 }
 
-// radix_sort() with a scratch of its own, kept between calls (reuse one
-// sorter per merge).
-template <RadixSortable Slot>
-class RadixSorter {
- public:
-  void sort(Slot* a, size_t n) {
-    if (n < 2) return;
-    const size_t need = std::min(n, kRadixScratchSlots<Slot>);
-    if (scratch_.size() < need) scratch_.resize(need);
-    radix_sort(a, n, scratch_.data());
-  }
-  // Frees the scratch.
-  void release() { std::vector<Slot>().swap(scratch_); }
+// Ranges at least this long are split for a TaskRunner.
+inline constexpr size_t kRadixParallelMin = size_t{1} << 16;
 
- private:
-  std::vector<Slot> scratch_;
-};
+// radix_sort() whose first pass runs on the caller, then the 256 ranges it
+// made are sorted as tasks of `runner` (several at once). Without a runner,
+// or for short ranges, radix_sort() with a scratch of the caller's thread.
+template <RadixSortable Slot>
+void radix_sort_parallel(Slot* a, size_t n, TaskRunner* runner) {
+  if (n < 2) return;
+  if (!runner || n < kRadixParallelMin) {
+    radix_sort(a, n, radix_detail::thread_scratch<Slot>());
+    return;
+  }
+  size_t count[256];
+  const unsigned d = radix_detail::partition_in_place(a, n, common_prefix_bytes(a, n), count);
+  if (d >= radix_detail::kKeyBytes<Slot>) return;
+  size_t start[256];
+  for (size_t b = 0, off = 0; b < 256; off += count[b], ++b) start[b] = off;
+  runner->run(256, [&](size_t b) {
+    if (count[b] > 1) radix_detail::sort_in_place(a + start[b], count[b], d + 1, radix_detail::thread_scratch<Slot>());
+  });
+}
 
 }  // namespace privateer

@@ -374,7 +374,7 @@ void FlowtuplePlugin::gather(std::vector<std::unique_ptr<IntervalResult>>& resul
   for (FlowtupleResult* fr : pending_) {
     const size_t n = fr->v4().size();
     Slot4* a = fr->v4().compact();
-    sorter_.sort(a, n);
+    radix_sort_parallel(a, n, runner_);
   }
 }
 

@@ -227,6 +227,7 @@ class FlowtuplePlugin : public Plugin {
 
   const std::string& name() const override;
   void open_outputs(OutputProvider& out) override;
+  void set_task_runner(TaskRunner* runner) override { runner_ = runner; }
   std::unique_ptr<WorkerProcessor> make_worker(unsigned worker_id) override;
   MergeStats merge(const IntervalInfo& interval,
                    std::vector<std::unique_ptr<IntervalResult>>& results) override;
@@ -259,7 +260,7 @@ class FlowtuplePlugin : public Plugin {
   // The IPv4 entries are sorted inside the workers' tables (compacted), which
   // stay in pending_ until emit4() merges and empties them.
   std::vector<FlowtupleResult*> pending_;
-  RadixSorter<ft_detail::Slot4> sorter_;   // 1 MiB scratch at most
+  TaskRunner* runner_ = nullptr;   // the control plane's, for the sort
   std::vector<ft_detail::Slot6> buf6_;
 };
 
