@@ -211,6 +211,9 @@ void register_metrics(MetricsRegistry& reg, const std::string& source_name, cons
       w.counter("privateer_output_files_total", "Output files completed (renamed and marked done)", s->files(), sl);
       w.counter("privateer_output_rotations_total", "Output file rotations", s->rotations(), sl);
     }
+    w.counter("privateer_output_compressed_blocks_total", "Avro blocks compressed by the output threads",
+              outputs.blocks_compressed());
+    w.gauge("privateer_output_threads", "Output threads (block compression and merge tasks)", outputs.output_threads());
   });
 }
 
