@@ -30,6 +30,15 @@ std::optional<AvroCodec> parse_codec(std::string_view name) {
   return std::nullopt;
 }
 
+void check_levels(const CodecSettings& s) {
+  if (s.deflate_level < kDeflateLevelMin || s.deflate_level > kDeflateLevelMax) {
+    throw std::invalid_argument("deflate level " + std::to_string(s.deflate_level) + " out of range 0..3");
+  }
+  if (s.zstd_level < kZstdLevelMin || s.zstd_level > kZstdLevelMax) {
+    throw std::invalid_argument("zstandard level " + std::to_string(s.zstd_level) + " out of range 1..22");
+  }
+}
+
 uint32_t crc32_ieee(const uint8_t* p, size_t n) {
   // ISA-L's gzip CRC: reflected IEEE polynomial, initial value 0 here means
   // the standard ~0 pre- and post-conditioning is applied by the function.
@@ -77,14 +86,12 @@ bool isal_deflate(std::vector<uint8_t>& level_buf, int level, const uint8_t* in,
 }  // namespace
 
 void BlockCompressor::compress(const CodecSettings& s, const uint8_t* in, size_t n, std::vector<uint8_t>& out) {
+  check_levels(s);
   switch (s.codec) {
     case AvroCodec::null:
       out.assign(in, in + n);
       return;
     case AvroCodec::deflate: {
-      if (s.deflate_level < kDeflateLevelMin || s.deflate_level > kDeflateLevelMax) {
-        throw std::invalid_argument("deflate level " + std::to_string(s.deflate_level) + " out of range 0..3");
-      }
       if (n > UINT32_MAX / 2) throw std::invalid_argument("deflate block too large");
       // Stored blocks cost 5 bytes per 64 KiB; the header and the end block
       // a few more. A first try with that bound cannot overflow, but ISA-L
@@ -113,9 +120,6 @@ void BlockCompressor::compress(const CodecSettings& s, const uint8_t* in, size_t
       return;
     }
     case AvroCodec::zstandard: {
-      if (s.zstd_level < kZstdLevelMin || s.zstd_level > kZstdLevelMax) {
-        throw std::invalid_argument("zstandard level " + std::to_string(s.zstd_level) + " out of range 1..22");
-      }
       if (!st_->zstd && !(st_->zstd = ZSTD_createCCtx())) throw std::bad_alloc();
       out.resize(ZSTD_compressBound(n));
       const size_t r = ZSTD_compressCCtx(st_->zstd, out.data(), out.size(), in, n, s.zstd_level);

@@ -32,6 +32,9 @@ struct CodecSettings {
 constexpr int kDeflateLevelMin = 0, kDeflateLevelMax = 3;
 constexpr int kZstdLevelMin = 1, kZstdLevelMax = 22;
 
+// std::invalid_argument naming the level when one of `s` is out of range.
+void check_levels(const CodecSettings& s);
+
 // The codec's name as written in the file's avro.codec metadata.
 const char* codec_name(AvroCodec c);
 // "null", "deflate", "snappy", "zstandard" (also "zstd"); nullopt otherwise.

@@ -64,15 +64,6 @@ void random_bytes(uint8_t* p, size_t n) {
   }
 }
 
-void check_levels(const CodecSettings& c) {
-  if (c.deflate_level < kDeflateLevelMin || c.deflate_level > kDeflateLevelMax) {
-    throw std::invalid_argument("deflate level " + std::to_string(c.deflate_level) + " out of range 0..3");
-  }
-  if (c.zstd_level < kZstdLevelMin || c.zstd_level > kZstdLevelMax) {
-    throw std::invalid_argument("zstandard level " + std::to_string(c.zstd_level) + " out of range 1..22");
-  }
-}
-
 }  // namespace
 
 AvroContainerFile::AvroContainerFile(std::string schema_json, CodecSettings codec, size_t block_size,
