@@ -23,20 +23,10 @@
 
 namespace fs = std::filesystem;
 using namespace privateer;
+using test::TempDir;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "privateer-avro-XXXXXX").string();
-    path = mkdtemp(t.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 std::string read_avro_py() { return q(test::source_root() / "tests" / "read_avro.py"); }

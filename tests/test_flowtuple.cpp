@@ -28,6 +28,7 @@
 
 namespace fs = std::filesystem;
 using namespace privateer;
+using test::TempDir;
 
 namespace {
 
@@ -218,17 +219,6 @@ class FileOutputs : public OutputProvider {
   size_t block_;
 };
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "privateer-ft-XXXXXX").string();
-    path = mkdtemp(t.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 bool python_avro_available() {
   return test::run_command("/usr/bin/python3 -c 'import avro.datafile, avro.io'") == 0;

@@ -33,6 +33,7 @@
 namespace fs = std::filesystem;
 using namespace privateer;
 using privateer::test::corpus_dir;
+using privateer::test::TempDir;
 using privateer::test::read_manifest;
 using privateer::test::run_command;
 
@@ -84,21 +85,6 @@ std::string shq(const std::string& s) {  // shell quoting
   return r + "'";
 }
 
-// A temporary directory under /tmp, removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/privateer_test_sources_XXXXXX";
-    const char* p = ::mkdtemp(tmpl);
-    if (!p) throw std::runtime_error("mkdtemp failed");
-    path = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& n) const { return (path / n).string(); }
-};
 
 void write_file(const std::string& path, const std::string& data) {
   std::ofstream o(path, std::ios::binary);

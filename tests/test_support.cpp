@@ -4,9 +4,22 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace privateer::test {
+
+TempDir::TempDir(const std::string& prefix) {
+  std::string t = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp " + t + " failed");
+  path = t;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+}
 
 std::optional<std::filesystem::path> shared_dir() {
   const char* env = std::getenv("PRIVATEER_SHARED");

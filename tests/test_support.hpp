@@ -29,6 +29,17 @@ int run_command(const std::string& cmd, std::string* output = nullptr);
 // (stderr goes to the test's own stderr).
 int run_stdout(const std::string& cmd, std::string* output);
 
+// A fresh directory under the system's temporary directory (named
+// PREFIX-XXXXXX), removed with everything in it at the end of its scope.
+struct TempDir {
+  explicit TempDir(const std::string& prefix = "privateer-test");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+  std::filesystem::path path;
+};
+
 // Reads a whole file.
 std::string read_file(const std::filesystem::path& p);
 
