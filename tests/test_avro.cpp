@@ -23,6 +23,7 @@
 
 namespace fs = std::filesystem;
 using namespace privateer;
+using test::lines_of;
 using test::TempDir;
 
 namespace {
@@ -40,14 +41,6 @@ bool python_reads(AvroCodec c) {
 }
 // avro-c has no zstandard codec.
 bool avrocat_reads(AvroCodec c) { return c != AvroCodec::zstandard && have("command -v avrocat"); }
-
-std::vector<std::string> lines_of(const std::string& s) {
-  std::vector<std::string> v;
-  std::stringstream ss(s);
-  std::string l;
-  while (std::getline(ss, l)) v.push_back(l);
-  return v;
-}
 
 std::string dotted(uint32_t ip) {
   return std::to_string(ip >> 24) + "." + std::to_string((ip >> 16) & 255) + "." + std::to_string((ip >> 8) & 255) +

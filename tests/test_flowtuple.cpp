@@ -28,6 +28,7 @@
 
 namespace fs = std::filesystem;
 using namespace privateer;
+using test::lines_of;
 using test::TempDir;
 
 namespace {
@@ -225,14 +226,6 @@ bool python_avro_available() {
 }
 
 std::string read_avro_py() { return (test::source_root() / "tests" / "read_avro.py").string(); }
-
-std::vector<std::string> lines_of(const std::string& s) {
-  std::vector<std::string> v;
-  std::stringstream ss(s);
-  std::string l;
-  while (std::getline(ss, l)) v.push_back(l);
-  return v;
-}
 
 std::string tsv(const FlowtupleRecord& r) {
   std::ostringstream o;

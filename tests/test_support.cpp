@@ -16,6 +16,13 @@ TempDir::TempDir(const std::string& prefix) {
   path = t;
 }
 
+std::vector<std::string> lines_of(const std::string& s) {
+  std::vector<std::string> v;
+  std::stringstream ss(s);
+  for (std::string l; std::getline(ss, l);) v.push_back(l);
+  return v;
+}
+
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path, ec);

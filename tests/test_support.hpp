@@ -40,6 +40,9 @@ struct TempDir {
   std::filesystem::path path;
 };
 
+// The lines of `s`, without their newlines.
+std::vector<std::string> lines_of(const std::string& s);
+
 // Reads a whole file.
 std::string read_file(const std::filesystem::path& p);
 
