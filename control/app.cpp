@@ -98,7 +98,8 @@ class Merger {
     out_.begin_interval(info);
     for (size_t i = 0; i < plugins_.size(); ++i) {
       const auto t0 = Clock::now();
-      plugins_[i]->merge(info, p.results[i]);
+      const MergeStats st = plugins_[i]->merge(info, p.results[i]);
+      if (!st.log_line.empty()) log_info(st.log_line);
       const uint64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
       stats_[i]->merge_ns.fetch_add(ns, std::memory_order_relaxed);
       stats_[i]->last_merge_ns.store(ns, std::memory_order_relaxed);

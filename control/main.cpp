@@ -96,7 +96,10 @@ int main(int argc, char** argv) {
   try {
     cfg = load_config(config_path);
     // Plugin options are checked by the plugins themselves.
-    for (const auto& spec : cfg.plugins) make_plugin(spec.name, spec.options, spec.path, cfg.interval);
+    for (const auto& spec : cfg.plugins) {
+      const auto plugin = make_plugin(spec.name, spec.options, spec.path, cfg.interval);
+      for (const auto& w : plugin->config_warnings()) cfg.warnings.push_back(w);
+    }
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "privateer: %s: %s\n", config_path.c_str(), e.what());
     return 1;

@@ -14,8 +14,10 @@ constexpr size_t kBlocksInFlightPerThread = 2;
 }  // namespace
 
 RotatingAvroStream::RotatingAvroStream(const OutputSettings& s, std::string stream, std::string schema_json,
-                                       CompressionPool* pool)
-    : s_(s), stream_(std::move(stream)), schema_(std::move(schema_json)), pool_(pool) {}
+                                       AvroCodec codec, CompressionPool* pool)
+    : s_(s), stream_(std::move(stream)), schema_(std::move(schema_json)), pool_(pool) {
+  s_.avro.codec.codec = codec;
+}
 
 void RotatingAvroStream::append_encoded(const void* buf, size_t len) {
   if (!file_) throw std::logic_error("output '" + stream_ + "': record written outside an interval");
@@ -82,11 +84,13 @@ OutputManager::OutputManager(OutputSettings s, unsigned workers) : s_(std::move(
   pool_ = std::make_unique<CompressionPool>(s_.avro.threads);
 }
 
-AvroStream& OutputManager::avro_stream(const std::string& stream, const std::string& schema_json) {
+AvroStream& OutputManager::avro_stream(const std::string& stream, const std::string& schema_json,
+                                       const AvroStreamOptions& options) {
   for (auto& s : streams_) {
     if (s->stream() == stream) throw std::logic_error("output stream '" + stream + "' opened twice");
   }
-  streams_.push_back(std::make_unique<RotatingAvroStream>(s_, stream, schema_json, pool_.get()));
+  streams_.push_back(std::make_unique<RotatingAvroStream>(s_, stream, schema_json,
+                                                          options.codec.value_or(s_.avro.codec.codec), pool_.get()));
   return *streams_.back();
 }
 

@@ -28,7 +28,9 @@ struct OutputSettings {
 // One plugin stream across its rotated files.
 class RotatingAvroStream : public AvroStream {
  public:
-  RotatingAvroStream(const OutputSettings& s, std::string stream, std::string schema_json, CompressionPool* pool);
+  // `codec`: the stream's, which may differ from s.avro.codec's codec.
+  RotatingAvroStream(const OutputSettings& s, std::string stream, std::string schema_json, AvroCodec codec,
+                     CompressionPool* pool);
   void append_encoded(const void* buf, size_t len) override;
 
   void begin_interval(const IntervalInfo& iv);
@@ -68,7 +70,8 @@ class OutputManager : public OutputProvider {
  public:
   // `workers`: the worker threads, for the default number of output threads.
   OutputManager(OutputSettings s, unsigned workers);
-  AvroStream& avro_stream(const std::string& stream, const std::string& schema_json) override;
+  AvroStream& avro_stream(const std::string& stream, const std::string& schema_json,
+                          const AvroStreamOptions& options) override;
   void begin_interval(const IntervalInfo& iv);
   void end_interval(const IntervalInfo& iv);
   void finish();

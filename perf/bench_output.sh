@@ -140,7 +140,6 @@ for spec in $SIZES; do
       obytes=$(find "$out" -name '*.avro' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
       if [ "$codec" = null ] && [ -z "$ZLIB9" ]; then
         ZLIB9=$(zlib9_bytes "$(find "$out" -name 'flowtuple-*.avro' | head -1)")
-        ZLIB9=$((ZLIB9 + $(find "$out" -name 'flowtuple6-*.avro' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')))
       fi
       AS=$(sed -n 's/.*analysis (read, decode, plugins) done after \([0-9.]*\) s.*/\1/p' "$W/$name.out")
       report "$name" "$N"

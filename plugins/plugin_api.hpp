@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,12 +31,22 @@ class AvroStream {
   virtual void append_encoded(const void* buf, size_t len) = 0;
 };
 
+// Avro container block codecs (control/avro/codec.hpp compresses them).
+enum class AvroCodec { null, deflate, snappy, zstandard };
+
+struct AvroStreamOptions {
+  // Unset: the run's codec (config key output.avro_codec). A plugin sets it
+  // from an option of its own (corsaro3's flowtuple `avrooutput`).
+  std::optional<AvroCodec> codec;
+};
+
 // What the control plane offers a plugin at start-up.
 class OutputProvider {
  public:
   virtual ~OutputProvider() = default;
   // `stream` names the output (it fills %P in the output template).
-  virtual AvroStream& avro_stream(const std::string& stream, const std::string& schema_json) = 0;
+  virtual AvroStream& avro_stream(const std::string& stream, const std::string& schema_json,
+                                  const AvroStreamOptions& options) = 0;
 };
 
 // Runs independent pieces of a merge side by side on the control plane's
@@ -53,12 +64,16 @@ class TaskRunner {
 // Per-interval counts a plugin reports for metrics and the run summary.
 struct MergeStats {
   uint64_t records = 0;
+  std::string log_line;   // logged by the control plane at info level when not empty
 };
 
 class Plugin {
  public:
   virtual ~Plugin() = default;
   virtual const std::string& name() const = 0;
+  // One-line notes about options that were accepted but change nothing
+  // here (corsaro3 options without a meaning in Privateer), logged at start.
+  virtual std::vector<std::string> config_warnings() const { return {}; }
   // Called once before any packet, on the control plane.
   virtual void open_outputs(OutputProvider& out) = 0;
   // Where merge() may run work in parallel (null, the default: it runs on

@@ -110,8 +110,9 @@ void feed(WorkerProcessor& w, const std::vector<PacketView>& vs, size_t burst = 
   }
 }
 
+// With the IPv6 stream on (`ipv6: yes`), which most tests look at too.
 std::unique_ptr<FlowtuplePlugin> make_ft(uint32_t interval = 60) {
-  return std::make_unique<FlowtuplePlugin>(YAML::Node(), "plugins.flowtuple", interval);
+  return std::make_unique<FlowtuplePlugin>(YAML::Load("ipv6: yes"), "plugins.flowtuple", interval);
 }
 
 // Runs `vs` through `nworkers` workers (split by the symmetric flow hash, or
@@ -133,8 +134,10 @@ FlowtupleMerged run_interval(FlowtuplePlugin& p, const std::vector<PacketView>& 
   return p.merge_records(rs);
 }
 
-// The semantics, written out plainly (the oracle for the table tests).
-using Key4 = std::tuple<uint64_t, uint32_t, uint32_t, uint16_t, uint16_t, uint8_t, uint8_t, uint8_t, uint16_t>;
+// The semantics, written out plainly (the oracle for the table tests). The
+// key's fields in corsaro3's sort order: time, protocol, ttl, tcp_flags, src,
+// dst, src_port, dst_port, ip_len.
+using Key4 = std::tuple<uint64_t, uint8_t, uint8_t, uint8_t, uint32_t, uint32_t, uint16_t, uint16_t, uint16_t>;
 struct Val4 {
   uint64_t count = 0;
   uint8_t synlen = 0;
@@ -146,8 +149,8 @@ Key4 oracle_key(const PacketView& v, uint32_t interval) {
   const bool ports = (v.flags & pflag::has_ports) && !later && (v.proto == 6 || v.proto == 17 || v.proto == 1);
   const uint8_t fl = (v.proto == 6 && (v.flags & pflag::has_tcp_flags) && !later) ? v.tcp_flags : 0;
   const uint64_t sec = v.ts_ns / kNs;
-  return Key4{sec / interval * interval, v.src.v4, v.dst.v4, ports ? v.sport : 0, ports ? v.dport : 0,
-              v.proto, v.ttl, fl, v.ip_len};
+  return Key4{sec / interval * interval, v.proto, v.ttl, fl, v.src.v4, v.dst.v4, ports ? v.sport : 0,
+              ports ? v.dport : 0, v.ip_len};
 }
 
 std::map<Key4, Val4> oracle(const std::vector<PacketView>& vs, uint32_t interval) {
@@ -156,7 +159,7 @@ std::map<Key4, Val4> oracle(const std::vector<PacketView>& vs, uint32_t interval
     if (v.ip_version != 4) continue;
     const Key4 k = oracle_key(v, interval);
     auto [it, fresh] = m.try_emplace(k);
-    if (fresh && std::get<7>(k) & 0x02) {
+    if (fresh && std::get<3>(k) & 0x02) {
       it->second.synlen = v.tcp_hdr_len;
       it->second.synwin = v.tcp_window;
     }
@@ -166,7 +169,7 @@ std::map<Key4, Val4> oracle(const std::vector<PacketView>& vs, uint32_t interval
 }
 
 Key4 key_of(const FlowtupleRecord& r) {
-  return Key4{r.time, r.src_ip, r.dst_ip, r.src_port, r.dst_port, r.protocol, r.ttl, r.tcp_flags, r.ip_len};
+  return Key4{r.time, r.protocol, r.ttl, r.tcp_flags, r.src_ip, r.dst_ip, r.src_port, r.dst_port, r.ip_len};
 }
 
 void expect_matches_oracle(const std::vector<FlowtupleRecord>& got, const std::map<Key4, Val4>& want) {
@@ -189,13 +192,16 @@ class MemStream : public AvroStream {
   }
   std::vector<std::string> records;
   std::string schema;
+  std::optional<AvroCodec> codec;
 };
 
 class MemOutputs : public OutputProvider {
  public:
-  AvroStream& avro_stream(const std::string& stream, const std::string& schema_json) override {
+  AvroStream& avro_stream(const std::string& stream, const std::string& schema_json,
+                          const AvroStreamOptions& options) override {
     MemStream& s = streams[stream];
     s.schema = schema_json;
+    s.codec = options.codec;
     return s;
   }
   std::map<std::string, MemStream> streams;
@@ -204,7 +210,8 @@ class MemOutputs : public OutputProvider {
 class FileOutputs : public OutputProvider {
  public:
   FileOutputs(fs::path dir, std::string codec, size_t block) : dir_(std::move(dir)), codec_(std::move(codec)), block_(block) {}
-  AvroStream& avro_stream(const std::string& stream, const std::string& schema_json) override {
+  AvroStream& avro_stream(const std::string& stream, const std::string& schema_json,
+                          const AvroStreamOptions&) override {
     auto& f = files[stream];
     CodecSettings c;
     c.codec = *parse_codec(codec_);
@@ -416,14 +423,14 @@ TEST(FlowtupleSemantics, Ipv6GoesToTheV6Table) {
   EXPECT_EQ(m.v6[0].tcp_synlen, 32);
   EXPECT_EQ(m.v6[0].tcp_synwinlen, 65535);
   EXPECT_EQ(m.v6[0].ip_len, 60);
-  // src ...::3 sorts after ...::1, then by ports: SCTP's are zeroed (first),
-  // ICMPv6 keeps type/code.
-  EXPECT_EQ(m.v6[1].protocol, 132);
-  EXPECT_EQ(m.v6[1].src_port, 0);
-  EXPECT_EQ(m.v6[1].dst_port, 0);
-  EXPECT_EQ(m.v6[1].src_ip[15], 3);
-  EXPECT_EQ(m.v6[2].protocol, 58);
-  EXPECT_EQ(m.v6[2].src_port, 128);
+  // corsaro3's order, protocol before addresses: TCP (6), ICMPv6 (58, keeps
+  // type/code), SCTP (132, ports zeroed).
+  EXPECT_EQ(m.v6[1].protocol, 58);
+  EXPECT_EQ(m.v6[1].src_port, 128);
+  EXPECT_EQ(m.v6[2].protocol, 132);
+  EXPECT_EQ(m.v6[2].src_port, 0);
+  EXPECT_EQ(m.v6[2].dst_port, 0);
+  EXPECT_EQ(m.v6[2].src_ip[15], 3);
 }
 
 TEST(FlowtupleSemantics, PortsOnlyForTcpUdpIcmp) {
@@ -571,11 +578,11 @@ TEST(FlowtupleMerge, EncodedOutputIdenticalForAnyWorkerCount) {
     std::vector<std::unique_ptr<IntervalResult>> rs;
     for (auto& w : ws) rs.push_back(w->end_interval(300));
     const MergeStats st = p->merge(IntervalInfo{300, 360, false}, rs);
-    EXPECT_EQ(st.records, out.streams["flowtuple"].records.size() + out.streams["flowtuple6"].records.size());
+    EXPECT_EQ(st.records, out.streams["flowtuple"].records.size() + out.streams["ipv6tuple"].records.size());
     EXPECT_EQ(out.streams["flowtuple"].schema, FlowtuplePlugin::schema_json());
-    EXPECT_EQ(out.streams["flowtuple6"].schema, FlowtuplePlugin::schema6_json());
+    EXPECT_EQ(out.streams["ipv6tuple"].schema, FlowtuplePlugin::schema6_json());
     outs4.push_back(out.streams["flowtuple"].records);
-    outs6.push_back(out.streams["flowtuple6"].records);
+    outs6.push_back(out.streams["ipv6tuple"].records);
   }
   for (size_t i = 1; i < outs4.size(); ++i) {
     EXPECT_EQ(outs4[0], outs4[i]);
@@ -616,30 +623,88 @@ TEST(FlowtupleMerge, EmptyAndNullResults) {
 
 // =============================================================== options, registry
 
-TEST(FlowtupleOptions, SorttuplesAcceptedUnknownRejected) {
-  {
-    YAML::Node n = YAML::Load("sorttuples: no\n");
-    FlowtuplePlugin p(n, "plugins.flowtuple", 60);
-    EXPECT_FALSE(p.sorttuples_option());
-  }
-  EXPECT_NO_THROW(FlowtuplePlugin(YAML::Load("sorttuples: yes"), "plugins.flowtuple", 60));
+namespace {
+FlowtuplePlugin ft_opts(const std::string& yaml) { return FlowtuplePlugin(YAML::Load(yaml), "plugins.flowtuple", 60); }
+bool any_contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::any_of(v.begin(), v.end(), [&](const std::string& x) { return x.find(s) != std::string::npos; });
+}
+}  // namespace
+
+TEST(FlowtupleOptions, Corsaro3OptionsAcceptedUnknownRejected) {
+  // corsaro3's sorttuples and mergethreads: accepted; `no` / any thread
+  // count change nothing here, and say so.
+  EXPECT_TRUE(ft_opts("sorttuples: yes").config_warnings().empty());
+  EXPECT_TRUE(any_contains(ft_opts("sorttuples: no").config_warnings(), "sorted anyway"));
+  EXPECT_TRUE(any_contains(ft_opts("mergethreads: 4").config_warnings(), "plugins.flowtuple.mergethreads (line 1)"));
+  EXPECT_TRUE(ft_opts("").config_warnings().empty());
   EXPECT_NO_THROW(FlowtuplePlugin(YAML::Node(), "plugins.flowtuple", 60));
-  EXPECT_NO_THROW(FlowtuplePlugin(YAML::Load("~"), "plugins.flowtuple", 60));
+  EXPECT_NO_THROW(ft_opts("~"));
   try {
-    YAML::Node n = YAML::Load("sorttuples: yes\nfoo: 3\n");
-    FlowtuplePlugin p(n, "plugins.flowtuple", 60);
+    ft_opts("sorttuples: yes\nfoo: 3\n");
     FAIL() << "no ConfigError";
   } catch (const ConfigError& e) {
     EXPECT_EQ(e.key(), "plugins.flowtuple.foo");
     EXPECT_EQ(e.line(), 2);
   }
-  try {
-    FlowtuplePlugin p(YAML::Load("sorttuples: maybe"), "plugins.flowtuple", 60);
-    FAIL() << "no ConfigError";
-  } catch (const ConfigError& e) {
-    EXPECT_EQ(e.key(), "plugins.flowtuple.sorttuples");
+  for (const char* bad : {"sorttuples: maybe", "mergethreads: many", "avrooutput: gzip", "ipv6: perhaps",
+                          "usesnappy: 3"}) {
+    EXPECT_THROW(ft_opts(bad), ConfigError) << bad;
   }
-  EXPECT_THROW(FlowtuplePlugin(YAML::Load("[1, 2]"), "plugins.flowtuple", 60), ConfigError);
+  EXPECT_THROW(ft_opts("[1, 2]"), ConfigError);
+  EXPECT_THROW(ft_opts("avrooutput: deflate\nusesnappy: yes"), ConfigError);
+}
+
+TEST(FlowtupleOptions, AvrooutputSetsTheStreamCodecOrNoFile) {
+  EXPECT_FALSE(ft_opts("").stream_options().codec.has_value());   // the run's codec
+  EXPECT_EQ(ft_opts("avrooutput: deflate").stream_options().codec, AvroCodec::deflate);
+  EXPECT_EQ(ft_opts("avrooutput: snappy").stream_options().codec, AvroCodec::snappy);
+  EXPECT_EQ(ft_opts("avrooutput: SNAPPY").stream_options().codec, AvroCodec::snappy);
+  EXPECT_EQ(ft_opts("usesnappy: yes").stream_options().codec, AvroCodec::snappy);
+  EXPECT_FALSE(ft_opts("usesnappy: no").stream_options().codec.has_value());
+  {
+    auto p = ft_opts("avrooutput: snappy\nipv6: yes");
+    MemOutputs out;
+    p.open_outputs(out);
+    ASSERT_EQ(out.streams.size(), 2u);
+    EXPECT_EQ(out.streams["flowtuple"].codec, AvroCodec::snappy);
+    EXPECT_EQ(out.streams["ipv6tuple"].codec, AvroCodec::snappy);
+  }
+  // none: no stream at all; the merge still takes (and frees) the results.
+  auto p = ft_opts("avrooutput: none\nipv6: yes");
+  EXPECT_FALSE(p.writes_file());
+  EXPECT_TRUE(any_contains(p.config_warnings(), "no flowtuple file is written"));
+  MemOutputs out;
+  p.open_outputs(out);
+  EXPECT_TRUE(out.streams.empty());
+  auto w = p.make_worker(0);
+  const PacketView v = v4(70, ip4(1, 2, 3, 4), ip4(10, 0, 0, 1), 17, 53, 53);
+  w->process(&v, nullptr, 1);
+  std::vector<std::unique_ptr<IntervalResult>> rs;
+  rs.push_back(w->end_interval(60));
+  EXPECT_EQ(p.merge(IntervalInfo{60, 120, false}, rs).records, 0u);
+}
+
+TEST(FlowtupleOptions, Ipv6StreamOnlyWhenAsked) {
+  const PacketView a = v6(70, 1, 2, 6, 4444, 80);
+  const PacketView b = v4(70, ip4(1, 2, 3, 4), ip4(10, 0, 0, 1), 17, 53, 53);
+  for (const bool on : {false, true}) {
+    auto p = ft_opts(on ? "ipv6: yes" : "sorttuples: yes");
+    EXPECT_EQ(p.ipv6(), on);
+    MemOutputs out;
+    p.open_outputs(out);
+    EXPECT_EQ(out.streams.count("ipv6tuple"), on ? 1u : 0u);
+    EXPECT_EQ(out.streams.count("flowtuple"), 1u);
+    auto w = p.make_worker(0);
+    w->process(&a, nullptr, 1);
+    w->process(&b, nullptr, 1);
+    std::vector<std::unique_ptr<IntervalResult>> rs;
+    rs.push_back(w->end_interval(60));
+    EXPECT_EQ(p.merge(IntervalInfo{60, 120, false}, rs).records, on ? 2u : 1u);
+    EXPECT_EQ(out.streams["flowtuple"].records.size(), 1u);
+    if (on) EXPECT_EQ(out.streams["ipv6tuple"].records.size(), 1u);
+  }
+  // No *flowtuple* glob takes the IPv6 stream for corsaro3's IPv4 records.
+  EXPECT_EQ(std::string(FlowtuplePlugin::kStream6).find("flowtuple"), std::string::npos);
 }
 
 TEST(PluginRegistry, NamesAndErrors) {
@@ -746,7 +811,7 @@ TEST(FlowtupleAvro, RoundTripThroughPythonAvroAndAvrocat) {
                                 "\t0\t0\t??\t??\t??\t??\t0");
 
       out.clear();
-      ASSERT_EQ(test::run_command("/usr/bin/python3 " + read_avro_py() + " " + paths["flowtuple6"].string(), &out),
+      ASSERT_EQ(test::run_command("/usr/bin/python3 " + read_avro_py() + " " + paths["ipv6tuple"].string(), &out),
                 0) << out;
       const auto got6 = lines_of(out);
       ASSERT_EQ(got6.size(), want.v6.size());

@@ -18,9 +18,9 @@
 #include <string_view>
 #include <vector>
 
-namespace privateer {
+#include "plugins/plugin_api.hpp"   // AvroCodec
 
-enum class AvroCodec { null, deflate, snappy, zstandard };
+namespace privateer {
 
 struct CodecSettings {
   AvroCodec codec = AvroCodec::deflate;

@@ -37,7 +37,7 @@ uint64_t Slot4::hash(const uint64_t* s) const {
 uint64_t Slot6::hash(const uint64_t* s) const {
   const uint64_t a = hash_mum(src[0] ^ s[0], src[1] ^ s[1]);
   const uint64_t b = hash_mum(dst[0] ^ s[2], dst[1] ^ s[3]);
-  const uint64_t c = hash_mum(w1 ^ s[1], ((w2 >> kValueBits) | time << 16) ^ s[2]);
+  const uint64_t c = hash_mum((w1 >> kValueBits) ^ s[1], w0 ^ s[2]);
   return hash_mum(a ^ c, b ^ s[0]);
 }
 
@@ -59,8 +59,9 @@ void FlowtupleResult::release() {
 
 // ---------------------------------------------------------------- worker
 
-FlowtupleWorker::FlowtupleWorker(uint32_t interval_seconds)
+FlowtupleWorker::FlowtupleWorker(uint32_t interval_seconds, bool ipv6)
     : interval_(interval_seconds),
+      ipv6_(ipv6),
       span_ns_(static_cast<uint64_t>(interval_seconds) * 1000000000ULL),
       recycler_(std::make_shared<ft_detail::Recyclers>()) {
   if (interval_seconds == 0) throw std::invalid_argument("flowtuple: interval length must be > 0");
@@ -94,7 +95,7 @@ void FlowtupleWorker::process(const PacketView* views, const uint8_t* const*, si
     for (size_t i = 0; i < m; ++i) {
       const PacketView& p = views[base + i];
       const uint8_t ver = p.ip_version;
-      if (ver != 4 && ver != 6) continue;
+      if (ver != 4 && (ver != 6 || !ipv6_)) continue;
       const uint16_t f = p.flags;
       const bool whole = !(f & pflag::later_fragment);
       const uint8_t proto = p.proto;
@@ -113,24 +114,22 @@ void FlowtupleWorker::process(const PacketView* views, const uint8_t* const*, si
       const uint64_t tidx = time_index(p.ts_ns);
       if (ver == 4) {
         Slot4& k = k4[n4];
-        k.w0 = tidx << 32 | p.src.v4;
-        k.w1 = static_cast<uint64_t>(p.dst.v4) << 32 | sport << 16 | dport;
-        k.w2 = static_cast<uint64_t>(proto) << 56 | static_cast<uint64_t>(p.ttl) << 48 | flags << 40 |
-               static_cast<uint64_t>(p.ip_len) << 24 | synlen << 16 | synwin;
-        k.count = 0;
+        k = Slot4::make(static_cast<uint32_t>(tidx), proto, p.ttl, static_cast<uint8_t>(flags), p.src.v4,
+                        p.dst.v4, static_cast<uint16_t>(sport), static_cast<uint16_t>(dport), p.ip_len,
+                        static_cast<uint8_t>(synlen), static_cast<uint16_t>(synwin));
         h4[n4] = t4_.hash(k);
         t4_.prefetch(h4[n4]);
         ++n4;
       } else {
         Slot6& k = k6[n6];
-        k.time = tidx;
+        k.w0 = tidx << 32 | static_cast<uint64_t>(proto) << 24 | static_cast<uint64_t>(p.ttl) << 16 |
+               flags << 8;
         k.src[0] = ft_detail::load_be64(p.src.v6);
         k.src[1] = ft_detail::load_be64(p.src.v6 + 8);
         k.dst[0] = ft_detail::load_be64(p.dst.v6);
         k.dst[1] = ft_detail::load_be64(p.dst.v6 + 8);
-        k.w1 = sport << 48 | dport << 32 | static_cast<uint64_t>(proto) << 24 |
-               static_cast<uint64_t>(p.ttl) << 16 | flags << 8;
-        k.w2 = static_cast<uint64_t>(p.ip_len) << 48 | synlen << 40 | synwin << 24;
+        k.w1 = sport << 48 | dport << 32 | static_cast<uint64_t>(p.ip_len) << 16 | synlen << 8;
+        k.w2 = synwin << 48;
         k.count = 0;
         h6[n6] = t6_.hash(k);
         t6_.prefetch(h6[n6]);
@@ -251,36 +250,36 @@ inline void encode_common_tail(AvroEncoder& enc, uint16_t sport, uint16_t dport,
 
 FlowtupleRecord to_record(const Slot4& s, uint64_t count, uint32_t interval) {
   FlowtupleRecord r;
-  r.time = (s.w0 >> 32) * interval;
-  r.src_ip = static_cast<uint32_t>(s.w0);
-  r.dst_ip = static_cast<uint32_t>(s.w1 >> 32);
-  r.src_port = static_cast<uint16_t>(s.w1 >> 16);
-  r.dst_port = static_cast<uint16_t>(s.w1);
-  r.protocol = static_cast<uint8_t>(s.w2 >> 56);
-  r.ttl = static_cast<uint8_t>(s.w2 >> 48);
-  r.tcp_flags = static_cast<uint8_t>(s.w2 >> 40);
-  r.ip_len = static_cast<uint16_t>(s.w2 >> 24);
-  r.tcp_synlen = static_cast<uint8_t>(s.w2 >> 16);
-  r.tcp_synwinlen = static_cast<uint16_t>(s.w2);
+  r.time = uint64_t{s.time_index()} * interval;
+  r.src_ip = s.src();
+  r.dst_ip = s.dst();
+  r.src_port = s.sport();
+  r.dst_port = s.dport();
+  r.protocol = s.proto();
+  r.ttl = s.ttl();
+  r.tcp_flags = s.tcp_flags();
+  r.ip_len = s.ip_len();
+  r.tcp_synlen = s.synlen();
+  r.tcp_synwinlen = s.synwin();
   r.packet_cnt = count;
   return r;
 }
 
 Flowtuple6Record to_record(const Slot6& s, uint64_t count, uint32_t interval) {
   Flowtuple6Record r;
-  r.time = s.time * interval;
+  r.time = (s.w0 >> 32) * interval;
   ft_detail::store_be64(r.src_ip.data(), s.src[0]);
   ft_detail::store_be64(r.src_ip.data() + 8, s.src[1]);
   ft_detail::store_be64(r.dst_ip.data(), s.dst[0]);
   ft_detail::store_be64(r.dst_ip.data() + 8, s.dst[1]);
+  r.protocol = static_cast<uint8_t>(s.w0 >> 24);
+  r.ttl = static_cast<uint8_t>(s.w0 >> 16);
+  r.tcp_flags = static_cast<uint8_t>(s.w0 >> 8);
   r.src_port = static_cast<uint16_t>(s.w1 >> 48);
   r.dst_port = static_cast<uint16_t>(s.w1 >> 32);
-  r.protocol = static_cast<uint8_t>(s.w1 >> 24);
-  r.ttl = static_cast<uint8_t>(s.w1 >> 16);
-  r.tcp_flags = static_cast<uint8_t>(s.w1 >> 8);
-  r.ip_len = static_cast<uint16_t>(s.w2 >> 48);
-  r.tcp_synlen = static_cast<uint8_t>(s.w2 >> 40);
-  r.tcp_synwinlen = static_cast<uint16_t>(s.w2 >> 24);
+  r.ip_len = static_cast<uint16_t>(s.w1 >> 16);
+  r.tcp_synlen = static_cast<uint8_t>(s.w1 >> 8);
+  r.tcp_synwinlen = static_cast<uint16_t>(s.w2 >> 48);
   r.packet_cnt = count;
   return r;
 }
@@ -300,11 +299,47 @@ FlowtuplePlugin::FlowtuplePlugin(const YAML::Node& options, const std::string& p
     : interval_(interval_seconds), enc_(256) {
   const std::string p = path.empty() ? std::string("plugins.flowtuple") : path;
   if (interval_seconds == 0) throw ConfigError(p, yaml_line_safe(options), "interval length must be > 0");
-  if (options.IsDefined() && !options.IsNull()) {
-    reject_unknown_keys(options, p, {"sorttuples"});
-    // corsarotrace's option; privateer always sorts (output must not depend
-    // on the number of workers), so the value is only checked and kept.
-    if (auto v = get_opt<bool>(options, p, "sorttuples")) sorttuples_ = *v;
+  if (!options.IsDefined() || options.IsNull()) return;
+  reject_unknown_keys(options, p, {"ipv6", "avrooutput", "usesnappy", "sorttuples", "mergethreads"});
+  if (auto v = get_onoff(options, p, "ipv6")) ipv6_ = *v;
+  const auto line = [&](const char* k) { return std::to_string(yaml_line_safe(options[k])); };
+  if (auto v = get_opt<std::string>(options, p, "avrooutput")) {
+    std::string s = *v;
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (s == "none") {
+      write_file_ = false;
+      warnings_.push_back(p + ".avrooutput (line " + line("avrooutput") +
+                          "): none: no flowtuple file is written (corsaro3 then publishes flowtuples to "
+                          "Kafka, which is not built here)");
+    } else if (s == "deflate") {
+      stream_options_.codec = AvroCodec::deflate;
+    } else if (s == "snappy") {
+      stream_options_.codec = AvroCodec::snappy;
+    } else if (s == "zstandard" || s == "zstd") {
+      stream_options_.codec = AvroCodec::zstandard;
+    } else if (s == "null") {
+      stream_options_.codec = AvroCodec::null;
+    } else {
+      throw ConfigError(join_key(p, "avrooutput"), yaml_line_safe(options["avrooutput"]),
+                        "must be deflate, snappy or none (or zstandard, null), got '" + *v + "'");
+    }
+  }
+  if (auto v = get_onoff(options, p, "usesnappy")) {
+    if (options["avrooutput"].IsDefined()) {
+      throw ConfigError(join_key(p, "usesnappy"), yaml_line_safe(options["usesnappy"]),
+                        "conflicts with avrooutput (line " + line("avrooutput") + "): set only one");
+    }
+    if (*v) stream_options_.codec = AvroCodec::snappy;
+  }
+  if (auto v = get_onoff(options, p, "sorttuples"); v && !*v) {
+    warnings_.push_back(p + ".sorttuples (line " + line("sorttuples") +
+                        "): no: the output is sorted anyway (in corsaro3's order), so that it is the same "
+                        "for any number of workers");
+  }
+  if (options["mergethreads"].IsDefined()) {
+    get_opt<uint32_t>(options, p, "mergethreads");   // checked, no effect
+    warnings_.push_back(p + ".mergethreads (line " + line("mergethreads") +
+                        ") is ignored: merge tasks run on the output threads (output.threads)");
   }
 }
 
@@ -324,12 +359,14 @@ const std::string& FlowtuplePlugin::name() const {
 }
 
 void FlowtuplePlugin::open_outputs(OutputProvider& out) {
-  out4_ = &out.avro_stream(kStream, schema_json());
-  out6_ = &out.avro_stream(kStream6, schema6_json());
+  opened_ = true;
+  if (!write_file_) return;
+  out4_ = &out.avro_stream(kStream, schema_json(), stream_options_);
+  if (ipv6_) out6_ = &out.avro_stream(kStream6, schema6_json(), stream_options_);
 }
 
 std::unique_ptr<WorkerProcessor> FlowtuplePlugin::make_worker(unsigned) {
-  return std::make_unique<FlowtupleWorker>(interval_);
+  return std::make_unique<FlowtupleWorker>(interval_, ipv6_);
 }
 
 void FlowtuplePlugin::encode(const FlowtupleRecord& r, AvroEncoder& enc) {
@@ -408,7 +445,17 @@ FlowtupleMerged FlowtuplePlugin::merge_records(std::vector<std::unique_ptr<Inter
 }
 
 MergeStats FlowtuplePlugin::merge(const IntervalInfo&, std::vector<std::unique_ptr<IntervalResult>>& results) {
-  if (!out4_ || !out6_) throw std::logic_error("flowtuple merge before open_outputs");
+  if (!opened_) throw std::logic_error("flowtuple merge before open_outputs");
+  if (!out4_) {   // avrooutput: none
+    for (auto& r : results) {
+      auto* fr = dynamic_cast<FlowtupleResult*>(r.get());
+      if (!fr) continue;
+      fr->v4().drain([](const Slot4&) {});   // emptied, so that the worker reuses them
+      fr->v6().drain([](const Slot6&) {});
+      fr->release();
+    }
+    return {};
+  }
   gather(results);
   MergeStats st;
   AvroStream& o4 = *out4_;
@@ -419,23 +466,24 @@ MergeStats FlowtuplePlugin::merge(const IntervalInfo&, std::vector<std::unique_p
     uint8_t buf[160];
     uint8_t* p = buf;
     auto put = [&p](uint64_t v) { p += AvroEncoder::write_varint(p, AvroEncoder::zigzag64(static_cast<int64_t>(v))); };
-    put((s.w0 >> 32) * interval);
-    put(static_cast<uint32_t>(s.w0));
-    put(static_cast<uint32_t>(s.w1 >> 32));
-    put(static_cast<uint16_t>(s.w1 >> 16));
-    put(static_cast<uint16_t>(s.w1));
-    put(static_cast<uint8_t>(s.w2 >> 56));
-    put(static_cast<uint8_t>(s.w2 >> 48));
-    put(static_cast<uint8_t>(s.w2 >> 40));
-    put(static_cast<uint16_t>(s.w2 >> 24));
-    put(static_cast<uint8_t>(s.w2 >> 16));
-    put(static_cast<uint16_t>(s.w2));
+    put(uint64_t{s.time_index()} * interval);
+    put(s.src());
+    put(s.dst());
+    put(s.sport());
+    put(s.dport());
+    put(s.proto());
+    put(s.ttl());
+    put(s.tcp_flags());
+    put(s.ip_len());
+    put(s.synlen());
+    put(s.synwin());
     put(c);
     std::memcpy(p, tail.bytes, tail.len);
     p += tail.len;
     o4.append_encoded(buf, static_cast<size_t>(p - buf));
     ++st.records;
   });
+  if (!out6_) return st;   // the workers counted no IPv6 packet
   AvroEncoder& enc = enc_;
   AvroStream& o6 = *out6_;
   for_each_summed(buf6_.data(), buf6_.size(), [&](const Slot6& s, uint64_t c) {

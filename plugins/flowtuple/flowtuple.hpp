@@ -4,8 +4,10 @@
 //
 // Semantics (tests/../shared/corpus/README.md):
 //  - IPv4 packets go to stream "flowtuple" (schema org.caida.corsaro.flowtuple,
-//    field for field corsaro3's); IPv6 packets to stream "flowtuple6"
-//    (org.privateer.flowtuple6, addresses as fixed(16)); anything else is ignored.
+//    field for field corsaro3's). IPv6 packets, only with option `ipv6: yes`
+//    (corsaro3 has no IPv6 output), to stream "ipv6tuple"
+//    (org.privateer.flowtuple6, addresses as fixed(16)), a name no
+//    `*flowtuple*` glob picks up by accident. Anything else is ignored.
 //  - ports: the view's sport/dport when the decoder found them (pflag::has_ports),
 //    the protocol is TCP, UDP or ICMP (ICMPv6 too for IPv6; ICMP: type, code)
 //    and the packet is not a non-initial fragment; otherwise 0 (SCTP included).
@@ -22,8 +24,14 @@
 //    number of workers.)
 //  - is_spoofed, is_masscan 0; the four geo strings "??"; prefix2asn 0 (corsaro3's
 //    values for "not filled").
-//  - output order: sorted by (time, src, dst, sport, dport, proto, ttl, flags, ip_len),
-//    identical for any number of workers.
+//  - output order: corsaro3's, sorted by (time, proto, ttl, tcp_flags, src, dst,
+//    sport, dport, ip_len), identical for any number of workers.
+//
+// Options: ipv6 (yes|no, default no); avrooutput (corsaro3's: deflate, snappy,
+// or none for no flowtuple file; also zstandard/null; default: output.avro_codec);
+// usesnappy (older corsaro3's yes = avrooutput snappy); sorttuples and
+// mergethreads (corsaro3's; accepted with a warning: the output is always
+// sorted, and merge tasks run on the output threads).
 //
 // Per-worker state is a flat open-addressing table (linear probing,
 // power-of-two capacity, doubling at 62.5% load) in anonymous memory. At the
@@ -68,7 +76,7 @@ struct FlowtupleRecord {
   bool operator==(const FlowtupleRecord&) const = default;
 };
 
-// One output record of stream "flowtuple6" (addresses as the 16 wire bytes).
+// One output record of stream "ipv6tuple" (addresses as the 16 wire bytes).
 struct Flowtuple6Record {
   uint64_t time = 0;
   std::array<uint8_t, 16> src_ip{};
@@ -93,12 +101,14 @@ struct FlowtupleMerged {
 namespace ft_detail {
 
 // An IPv4 table slot, laid out so that comparing (w0, w1, w2) as unsigned
-// numbers gives the output order:
-//   w0 = time_index << 32 | src
-//   w1 = dst << 32 | sport << 16 | dport
-//   w2 = proto << 56 | ttl << 48 | tcp_flags << 40 | ip_len << 24 | synlen << 16 | synwinlen
-// The key is w0, w1 and the top 40 bits of w2. count == 0 marks an empty slot
-// (the FlatTable contract); the sort key (radix_sort.hpp) is (w0, w1, w2).
+// numbers gives corsaro3's output order (time, protocol, ttl, tcp_flags,
+// src, dst, src_port, dst_port, ip_len), the fields packed big end first:
+//   w0 = time_index:32 proto:8 ttl:8 tcp_flags:8 src[31:24]:8
+//   w1 = src[23:0]:24 dst:32 sport[15:8]:8
+//   w2 = sport[7:0]:8 dport:16 ip_len:16 | synlen:8 synwinlen:16
+// The key is w0, w1 and the top 40 bits of w2; the low 24 bits of w2 are
+// values. count == 0 marks an empty slot (the FlatTable contract); the sort
+// key (radix_sort.hpp) is (w0, w1, w2).
 struct Slot4 {
   uint64_t w0;
   uint64_t w1;
@@ -106,6 +116,29 @@ struct Slot4 {
   uint64_t count;
   static constexpr unsigned kValueBits = 24;   // low bits of w2 that are not key
   static constexpr unsigned kKeyWords = 3;
+  static Slot4 make(uint32_t time_index, uint8_t proto, uint8_t ttl, uint8_t flags, uint32_t src,
+                    uint32_t dst, uint16_t sport, uint16_t dport, uint16_t ip_len, uint8_t synlen,
+                    uint16_t synwin) {
+    Slot4 k;
+    k.w0 = uint64_t{time_index} << 32 | uint64_t{proto} << 24 | uint64_t{ttl} << 16 | uint64_t{flags} << 8 |
+           src >> 24;
+    k.w1 = uint64_t{src & 0xffffffu} << 40 | uint64_t{dst} << 8 | sport >> 8;
+    k.w2 = uint64_t{sport & 0xffu} << 56 | uint64_t{dport} << 40 | uint64_t{ip_len} << 24 |
+           uint64_t{synlen} << 16 | synwin;
+    k.count = 0;
+    return k;
+  }
+  uint32_t time_index() const { return static_cast<uint32_t>(w0 >> 32); }
+  uint8_t proto() const { return static_cast<uint8_t>(w0 >> 24); }
+  uint8_t ttl() const { return static_cast<uint8_t>(w0 >> 16); }
+  uint8_t tcp_flags() const { return static_cast<uint8_t>(w0 >> 8); }
+  uint32_t src() const { return static_cast<uint32_t>((w0 & 0xff) << 24 | w1 >> 40); }
+  uint32_t dst() const { return static_cast<uint32_t>(w1 >> 8); }
+  uint16_t sport() const { return static_cast<uint16_t>((w1 & 0xff) << 8 | w2 >> 56); }
+  uint16_t dport() const { return static_cast<uint16_t>(w2 >> 40); }
+  uint16_t ip_len() const { return static_cast<uint16_t>(w2 >> 24); }
+  uint8_t synlen() const { return static_cast<uint8_t>(w2 >> 16); }
+  uint16_t synwin() const { return static_cast<uint16_t>(w2); }
   uint64_t key_word(unsigned i) const { return i == 0 ? w0 : i == 1 ? w1 : w2; }
   bool same_key(const Slot4& o) const {
     return w0 == o.w0 && w1 == o.w1 && ((w2 ^ o.w2) >> kValueBits) == 0;
@@ -114,23 +147,25 @@ struct Slot4 {
 };
 static_assert(sizeof(Slot4) == 32);
 
-// An IPv6 table slot (64 bytes: one cache line in the page-aligned table).
-// Addresses as two big-endian words each, so that numeric order is address
-// order. Sort key (time, src, dst, w1, w2).
-//   w1 = sport << 48 | dport << 32 | proto << 24 | ttl << 16 | tcp_flags << 8
-//   w2 = ip_len << 48 | synlen << 40 | synwinlen << 24
+// An IPv6 table slot (64 bytes: one cache line in the page-aligned table),
+// in the same field order as Slot4. Addresses as two big-endian words each,
+// so that numeric order is address order. Sort key (w0, src, dst, w1, w2).
+//   w0 = time_index:32 proto:8 ttl:8 tcp_flags:8 0:8
+//   w1 = sport:16 dport:16 ip_len:16 | synlen:8 0:8
+//   w2 = synwinlen:16 0:48
+// The key is w0, src, dst and the top 48 bits of w1.
 struct Slot6 {
-  uint64_t time;      // time index
+  uint64_t w0;
   uint64_t src[2];
   uint64_t dst[2];
   uint64_t w1;
   uint64_t w2;
   uint64_t count;
-  static constexpr unsigned kValueBits = 48;
+  static constexpr unsigned kValueBits = 16;   // low bits of w1 that are not key
   static constexpr unsigned kKeyWords = 7;
   uint64_t key_word(unsigned i) const {
     switch (i) {
-      case 0: return time;
+      case 0: return w0;
       case 1: return src[0];
       case 2: return src[1];
       case 3: return dst[0];
@@ -140,8 +175,8 @@ struct Slot6 {
     }
   }
   bool same_key(const Slot6& o) const {
-    return time == o.time && src[0] == o.src[0] && src[1] == o.src[1] && dst[0] == o.dst[0] &&
-           dst[1] == o.dst[1] && w1 == o.w1 && ((w2 ^ o.w2) >> kValueBits) == 0;
+    return w0 == o.w0 && src[0] == o.src[0] && src[1] == o.src[1] && dst[0] == o.dst[0] &&
+           dst[1] == o.dst[1] && ((w1 ^ o.w1) >> kValueBits) == 0;
   }
   uint64_t hash(const uint64_t* seed) const;
 };
@@ -182,7 +217,8 @@ class FlowtupleResult : public IntervalResult {
 
 class FlowtupleWorker : public WorkerProcessor {
  public:
-  explicit FlowtupleWorker(uint32_t interval_seconds);
+  // `ipv6`: count IPv6 packets too (else they are ignored).
+  FlowtupleWorker(uint32_t interval_seconds, bool ipv6);
   void process(const PacketView* views, const uint8_t* const* data, size_t n) override;
   std::unique_ptr<IntervalResult> end_interval(uint64_t interval_start) override;
 
@@ -204,6 +240,7 @@ class FlowtupleWorker : public WorkerProcessor {
   uint32_t time_index_slow(uint64_t ts_ns);
 
   uint32_t interval_;
+  bool ipv6_;
   uint64_t span_ns_;
   uint64_t cur_lo_ns_ = 0;   // [cur_lo_ns_, cur_lo_ns_ + span_ns_) has index cur_idx_
   uint32_t cur_idx_ = 0;
@@ -216,16 +253,16 @@ class FlowtuplePlugin : public Plugin {
  public:
   // `options`: the plugin's mapping from the config (may be null/undefined);
   // `path`: its dotted config path for errors (e.g. "plugins.flowtuple").
-  // Accepts corsarotrace's `sorttuples` (bool; output is always sorted).
-  // Throws ConfigError for anything else.
+  // Throws ConfigError for an unknown option or a bad value.
   FlowtuplePlugin(const YAML::Node& options, const std::string& path, uint32_t interval_seconds);
 
   static const std::string& schema_json();    // org.caida.corsaro.flowtuple
   static const std::string& schema6_json();   // org.privateer.flowtuple6
   static constexpr const char* kStream = "flowtuple";
-  static constexpr const char* kStream6 = "flowtuple6";
+  static constexpr const char* kStream6 = "ipv6tuple";
 
   const std::string& name() const override;
+  std::vector<std::string> config_warnings() const override { return warnings_; }
   void open_outputs(OutputProvider& out) override;
   void set_task_runner(TaskRunner* runner) override { runner_ = runner; }
   std::unique_ptr<WorkerProcessor> make_worker(unsigned worker_id) override;
@@ -241,7 +278,11 @@ class FlowtuplePlugin : public Plugin {
   static void encode(const Flowtuple6Record& r, AvroEncoder& enc);
 
   uint32_t interval_seconds() const { return interval_; }
-  bool sorttuples_option() const { return sorttuples_; }
+  bool ipv6() const { return ipv6_; }
+  // The files' codec (unset: the run's), and whether any file is written
+  // (not with avrooutput: none).
+  const AvroStreamOptions& stream_options() const { return stream_options_; }
+  bool writes_file() const { return write_file_; }
 
  private:
   void gather(std::vector<std::unique_ptr<IntervalResult>>& results);
@@ -252,7 +293,11 @@ class FlowtuplePlugin : public Plugin {
   void emit4(F&& f);
 
   uint32_t interval_;
-  bool sorttuples_ = true;
+  bool ipv6_ = false;
+  bool write_file_ = true;          // false for avrooutput: none
+  bool opened_ = false;
+  AvroStreamOptions stream_options_;
+  std::vector<std::string> warnings_;
   AvroStream* out4_ = nullptr;
   AvroStream* out6_ = nullptr;
   AvroEncoder enc_;
