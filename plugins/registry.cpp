@@ -2,6 +2,7 @@
 
 #include "plugins/common/options.hpp"
 #include "plugins/flowtuple/flowtuple.hpp"
+#include "plugins/null/null.hpp"
 
 namespace privateer {
 namespace {
@@ -15,6 +16,10 @@ const Entry kPlugins[] = {
     {"flowtuple",
      [](const YAML::Node& o, const std::string& p, uint32_t iv) -> std::unique_ptr<Plugin> {
        return std::make_unique<FlowtuplePlugin>(o, p, iv);
+     }},
+    {"null",
+     [](const YAML::Node& o, const std::string& p, uint32_t) -> std::unique_ptr<Plugin> {
+       return std::make_unique<NullPlugin>(o, p);
      }},
 };
 
