@@ -173,8 +173,10 @@ std::vector<PluginSpec> parse_plugins(const YAML::Node& root) {
     const std::string at = "plugins[" + std::to_string(index) + "]";
     std::string name;
     YAML::Node options;
-    if (item.IsScalar()) {
-      name = item.Scalar();
+    // YAML reads corsaro3's `- null` / `- null:` (the null plugin) as a null
+    // node, not as the string "null".
+    if (item.IsScalar() || item.IsNull()) {
+      name = item.IsNull() ? "null" : item.Scalar();
     } else if (item.IsMap()) {
       if (item.size() != 1) {
         throw ConfigError(at, line,
@@ -182,8 +184,8 @@ std::vector<PluginSpec> parse_plugins(const YAML::Node& root) {
                           "has " + std::to_string(item.size()) + " keys");
       }
       const auto kv = *item.begin();
-      if (!kv.first.IsScalar()) throw ConfigError(at, line, "the plugin name must be a string");
-      name = kv.first.Scalar();
+      if (!kv.first.IsScalar() && !kv.first.IsNull()) throw ConfigError(at, line, "the plugin name must be a string");
+      name = kv.first.IsNull() ? "null" : kv.first.Scalar();
       options = kv.second;
     } else {
       throw ConfigError(at, line, "must be a plugin name or a one-key map (name: options)");
