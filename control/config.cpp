@@ -7,7 +7,6 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
-#include <type_traits>
 
 #include "control/naming.hpp"
 #include "hw/source.hpp"
@@ -84,16 +83,9 @@ std::vector<std::string> all_top_level_keys() {
   return out;
 }
 
-template <typename List>
-bool listed(const List& list, const std::string& k) {
-  for (const auto& item : list) {
-    if constexpr (std::is_same_v<std::decay_t<decltype(item)>, KeyReason>) {
-      if (k == item.key) return true;
-    } else {
-      if (k == item) return true;
-    }
-  }
-  return false;
+template <size_t N>
+bool listed(const char* const (&list)[N], const std::string& k) {
+  return std::find_if(std::begin(list), std::end(list), [&](const char* n) { return k == n; }) != std::end(list);
 }
 
 std::string lower(std::string s) {
