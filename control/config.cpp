@@ -9,63 +9,84 @@
 #include <sstream>
 
 #include "control/naming.hpp"
+#include "hw/source.hpp"
 #include "plugins/registry.hpp"
 
 namespace privateer {
 
 namespace {
 
-// corsarotrace keys that mean nothing here. Each is accepted and ignored
-// with a warning: ignoring it cannot change what the plugins compute.
-struct IgnoredKey {
+// corsarotrace keys (any version's, see config.hpp) that mean nothing here.
+// Each is accepted and ignored with a warning: ignoring it cannot change what
+// the plugins compute.
+struct KeyReason {
   const char* key;
   const char* why;
 };
-constexpr IgnoredKey kIgnoredKeys[] = {
-    // Where a corsarotagger takes meta-data requests. There is no tagger
-    // here; packets are read (untagged) from packetsource.
+constexpr KeyReason kIgnoredKeys[] = {
+    // Where a corsarotagger takes meta-data requests, and the sockets and
+    // queue sizes of the corsarotagger/corsarofanner packet feed. There is
+    // no tagger here; packets are read (untagged) from packetsource.
     {"controlsocketname", "there is no corsarotagger; packets are read from packetsource"},
-    // Older corsarotrace's sockets to a corsarotagger; same reason.
-    {"tagsock", "there is no corsarotagger; packets are read from packetsource"},
     {"subqueuename", "there is no corsarotagger; packets are read from packetsource"},
+    {"tagsock", "there is no corsarotagger; packets are read from packetsource"},
+    {"inputhwm", "there is no corsarotagger queue; packets are read from packetsource"},
     // Per-thread statistics files: the Prometheus endpoint and the run
     // summary report the same counters.
     {"statfilename", "per-thread statistics are served by the prometheus endpoint instead"},
-    // Only used by plugins writing libtimeseries output (corsaro's report
-    // plugin); no such plugin exists here.
-    {"libtimeseriesbackends", "no plugin here writes libtimeseries output"},
-    // libipmeta tags (geolocation, prefix2asn) are only read by corsaro's
-    // report plugin and by the remove* filters, neither of which is built.
-    {"tagproviders", "no plugin here reads libipmeta tags"},
+    // corsaro3's first versions wrote their own file formats through wandio;
+    // later ones, and Privateer, write Avro containers.
+    {"outputmode", "output is always Avro (corsaro3's ascii/binary formats were dropped with its move to Avro)"},
+    {"compressmethod", "the Avro blocks are compressed as output.avro_codec says (default deflate, as corsaro3's Avro files)"},
+    {"compresslevel", "the Avro deflate level is output.deflate_level"},
+    // Worker results are merged before output, always.
+    {"mergeoutput", "worker results are always merged into one file per output"},
 };
 
-// Keys of older corsarotrace versions whose effect we do not reproduce:
-// rejected (ignoring them would change the output), with a hint.
-struct LegacyKey {
-  const char* key;
-  const char* hint;
-};
-constexpr LegacyKey kLegacyKeys[] = {
-    {"inputuri", "is the old corsarotrace name of this option: use 'packetsource'"},
-    {"outputmode", "is an old corsarotrace option: output is always Avro (see output.avro_codec)"},
-    {"compressmethod", "is an old corsarotrace option: output is always Avro (see output.avro_codec)"},
-    {"compresslevel", "is an old corsarotrace option: output is always Avro (see output.avro_codec)"},
-    {"mergeoutput", "is an old corsarotrace option: worker results are always merged"},
-    {"basicfilter", "is an old corsarotrace option (a BPF filter): not supported"},
-    {"filterfile", "is an old corsarotrace option: not supported"},
-    {"promisc", "is an old corsarotrace option: not supported"},
-    {"tagging", "is an old corsarotrace option: not supported"},
+// corsarotrace keys whose feature is not built here: ignoring them would
+// change the results, so a config setting them is refused.
+constexpr KeyReason kRefusedKeys[] = {
+    {"filter", "is not built yet: corsarotrace's BPF filter is not implemented, and ignoring it would "
+               "analyse the packets it drops; remove it or filter the input beforehand"},
+    {"basicfilter", "is not built yet: corsarotrace's BPF filter is not implemented, and ignoring it would "
+                    "analyse the packets it drops; remove it or filter the input beforehand"},
+    {"filterfile", "is not built yet: corsarotrace's filter file is not implemented, and ignoring it would "
+                   "analyse the packets it drops; remove it"},
+    {"tagproviders", "is not built yet: libipmeta tagging (maxmind, netacq-edge, pfx2as) is not implemented, "
+                     "so flowtuple's geolocation and prefix2asn fields would stay \"??\" and 0; remove it"},
 };
 
-// The corsaro3 tag filters. "no" is accepted; "yes" is an error.
+// The corsaro3 tag filters, and older corsarotrace's switch for tagging.
+// "no" is accepted; "yes" is an error.
 constexpr const char* kTagFilters[] = {"removespoofed", "removeerratic", "removerouted",
-                                       "removenotscan"};
+                                       "removenotscan", "tagging"};
 
+// Keys read below: corsarotrace's (inputuri is its older packetsource,
+// promisc its libtrace promiscuous mode, libtimeseriesbackends the report
+// plugin's outputs) and Privateer's own.
 constexpr const char* kKnownKeys[] = {
-    "packetsource", "outtemplate", "monitorid", "logfilename", "interval",
-    "rotatefreq", "threads", "startboundaryts", "endboundaryts", "plugins",
+    "packetsource", "inputuri", "outtemplate", "monitorid", "logfilename", "interval",
+    "rotatefreq", "threads", "startboundaryts", "endboundaryts", "plugins", "promisc",
+    "libtimeseriesbackends",
     "prometheus", "output", "progress", "ring_size", "max_gap_intervals", "live_lateness", "log", "dpdk", "user",
 };
+
+// corsaro3 plugins that are not built here, for a clear refusal.
+constexpr const char* kCorsaro3Plugins[] = {"dos", "report", "filteringstats"};
+
+// Every top-level key either program knows, for "did you mean".
+std::vector<std::string> all_top_level_keys() {
+  std::vector<std::string> out(std::begin(kKnownKeys), std::end(kKnownKeys));
+  for (const char* k : kTagFilters) out.emplace_back(k);
+  for (const auto& k : kIgnoredKeys) out.emplace_back(k.key);
+  for (const auto& k : kRefusedKeys) out.emplace_back(k.key);
+  return out;
+}
+
+template <size_t N>
+bool listed(const char* const (&list)[N], const std::string& k) {
+  return std::find_if(std::begin(list), std::end(list), [&](const char* n) { return k == n; }) != std::end(list);
+}
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -73,6 +94,14 @@ std::string lower(std::string s) {
 }
 
 int line_of(const YAML::Node& map, const char* key) { return yaml_line(map[key]); }
+
+// The line of `key` itself (its value may start on a later line).
+int key_line(const YAML::Node& map, const char* key) {
+  for (const auto& kv : map) {
+    if (kv.first.IsScalar() && kv.first.Scalar() == key) return yaml_line(kv.first);
+  }
+  return 0;
+}
 
 // An unsigned integer option checked against [lo, hi].
 template <typename T>
@@ -95,18 +124,12 @@ void check_top_level_keys(const YAML::Node& root, Config& cfg) {
     }
     const std::string k = kv.first.Scalar();
     const int line = yaml_line(kv.first);
-    if (std::find(seen.begin(), seen.end(), k) != seen.end()) {
+    // Older corsarotrace read every inputuri line as one more input.
+    if (k != "inputuri" && std::find(seen.begin(), seen.end(), k) != seen.end()) {
       throw ConfigError(k, line, "appears twice");
     }
     seen.push_back(k);
-    if (std::find_if(std::begin(kKnownKeys), std::end(kKnownKeys),
-                     [&](const char* n) { return k == n; }) != std::end(kKnownKeys)) {
-      continue;
-    }
-    if (std::find_if(std::begin(kTagFilters), std::end(kTagFilters),
-                     [&](const char* n) { return k == n; }) != std::end(kTagFilters)) {
-      continue;
-    }
+    if (listed(kKnownKeys, k) || listed(kTagFilters, k)) continue;
     bool handled = false;
     for (const auto& ig : kIgnoredKeys) {
       if (k == ig.key) {
@@ -116,40 +139,109 @@ void check_top_level_keys(const YAML::Node& root, Config& cfg) {
       }
     }
     if (handled) continue;
-    for (const auto& lg : kLegacyKeys) {
-      if (k == lg.key) throw ConfigError(k, line, std::string("unknown key: it ") + lg.hint);
+    for (const auto& r : kRefusedKeys) {
+      if (k == r.key && !kv.second.IsNull() && !(kv.second.IsScalar() && kv.second.Scalar().empty())) {
+        throw ConfigError(k, line, r.why);
+      }
+      if (k == r.key) handled = true;
     }
-    throw ConfigError(k, line, "unknown key");
+    if (handled) continue;
+    throw ConfigError(k, line, unknown_key_message(k, all_top_level_keys()));
   }
 }
 
-std::vector<std::string> parse_packetsource(const YAML::Node& root) {
-  const YAML::Node n = root["packetsource"];
-  const int line = yaml_line(n);
-  std::vector<std::string> out;
-  if (n.IsScalar()) {
-    out.push_back(n.Scalar());
-  } else if (n.IsSequence()) {
-    size_t i = 0;
-    for (const auto& item : n) {
-      if (!item.IsScalar()) {
-        throw ConfigError("packetsource[" + std::to_string(i) + "]", yaml_line(item),
-                          "must be a libtrace URI (a string)");
+// The input URIs under `key` (packetsource, or every inputuri line): a URI
+// or a list of URIs each.
+void collect_uris(const YAML::Node& root, const char* key, std::vector<std::string>& out) {
+  for (const auto& kv : root) {
+    if (kv.first.Scalar() != key) continue;
+    const YAML::Node& n = kv.second;
+    const int line = yaml_line(n.IsDefined() && !n.IsNull() ? n : kv.first);
+    if (n.IsScalar()) {
+      if (n.Scalar().empty()) throw ConfigError(key, line, "must not be empty");
+      out.push_back(n.Scalar());
+    } else if (n.IsSequence()) {
+      if (n.size() == 0) throw ConfigError(key, line, "must name at least one URI");
+      for (size_t i = 0; i < n.size(); ++i) {
+        const std::string at = std::string(key) + "[" + std::to_string(i) + "]";
+        if (!n[i].IsScalar()) throw ConfigError(at, yaml_line(n[i]), "must be a libtrace URI (a string)");
+        if (n[i].Scalar().empty()) throw ConfigError(at, yaml_line(n[i]), "must not be empty");
+        out.push_back(n[i].Scalar());
       }
-      out.push_back(item.Scalar());
-      ++i;
-    }
-    if (out.empty()) throw ConfigError("packetsource", line, "must name at least one URI");
-  } else {
-    throw ConfigError("packetsource", line, "must be a libtrace URI or a list of them");
-  }
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (out[i].empty()) {
-      throw ConfigError(n.IsSequence() ? "packetsource[" + std::to_string(i) + "]" : "packetsource",
-                        n.IsSequence() ? yaml_line(n[i]) : line, "must not be empty");
+    } else if (n.IsNull()) {
+      throw ConfigError(key, line, "is required but missing");
+    } else {
+      throw ConfigError(key, line, "must be a libtrace URI or a list of them");
     }
   }
+}
+
+// packetsource, or corsarotrace's older name for it, inputuri (not both).
+std::vector<std::string> parse_packetsource(const YAML::Node& root) {
+  const bool has_ps = root["packetsource"].IsDefined();
+  const bool has_in = root["inputuri"].IsDefined();
+  if (has_ps && has_in) {
+    throw ConfigError("inputuri", key_line(root, "inputuri"),
+                      "is corsarotrace's older name of 'packetsource' (line " +
+                          std::to_string(key_line(root, "packetsource")) + "): give one of them, not both");
+  }
+  if (!has_ps && !has_in) {
+    throw ConfigError("packetsource", yaml_line(root), "is required but missing");
+  }
+  std::vector<std::string> out;
+  collect_uris(root, has_ps ? "packetsource" : "inputuri", out);
   return out;
+}
+
+// libtimeseriesbackends: the outputs of corsaro3's report plugin
+// (libtimeseries ascii, kafka, dbats). No plugin here writes them; a Kafka
+// backend is refused (its consumers would wait for data that never comes).
+void parse_libtimeseries(const YAML::Node& root, Config& cfg) {
+  const YAML::Node n = root["libtimeseriesbackends"];
+  if (!n.IsDefined() || n.IsNull()) return;
+  const int line = key_line(root, "libtimeseriesbackends");
+  if (!n.IsSequence()) {
+    throw ConfigError("libtimeseriesbackends", line, "must be a list of backends (ascii, kafka, dbats)");
+  }
+  for (size_t i = 0; i < n.size(); ++i) {
+    const std::string at = "libtimeseriesbackends[" + std::to_string(i) + "]";
+    const YAML::Node item = n[i];
+    if (!item.IsMap() || item.size() != 1 || !item.begin()->first.IsScalar()) {
+      throw ConfigError(at, yaml_line(item), "must be a one-key map: backend name -> options");
+    }
+    const std::string name = item.begin()->first.Scalar();
+    const std::string key = at + "." + name;
+    if (lower(name) == "kafka") {
+      throw ConfigError(key, yaml_line(item), "the Kafka output is not built yet; remove this backend");
+    }
+    if (lower(name) != "ascii" && lower(name) != "dbats") {
+      throw ConfigError(key, yaml_line(item), "unknown libtimeseries backend (corsarotrace's are ascii, kafka and dbats)");
+    }
+  }
+  cfg.warnings.push_back("config key 'libtimeseriesbackends' (line " + std::to_string(line) +
+                         ") is ignored: no plugin here writes libtimeseries output");
+}
+
+// promisc: corsarotrace's libtrace promiscuous mode. Nothing to do for
+// trace files; on live libtrace inputs it is not built.
+void parse_promisc(const YAML::Node& root, Config& cfg) {
+  const auto v = get_onoff(root, "", "promisc");
+  if (!v || !*v) return;
+  const int line = key_line(root, "promisc");
+  if (cfg.packetsources.size() == 1 && cfg.packetsources[0] == "dpdk") {
+    cfg.warnings.push_back("config key 'promisc' (line " + std::to_string(line) +
+                           ") is ignored: DPDK ports use dpdk.ports[].promiscuous (default yes)");
+    return;
+  }
+  for (const auto& uri : cfg.packetsources) {
+    if (is_live_uri(uri)) {
+      throw ConfigError("promisc", line,
+                        "is not built yet for libtrace live inputs ('" + uri +
+                            "'): set the interface promiscuous (ip link set dev IF promisc on) and remove it");
+    }
+  }
+  cfg.warnings.push_back("config key 'promisc' (line " + std::to_string(line) +
+                         ") is ignored: it means nothing for trace files");
 }
 
 std::string canonical_plugin_name(const std::string& name) {
@@ -195,9 +287,17 @@ std::vector<PluginSpec> parse_plugins(const YAML::Node& root) {
     if (canonical.empty()) {
       std::string avail;
       for (const auto& n : plugin_names()) avail += (avail.empty() ? "" : ", ") + n;
+      if (avail.empty()) avail = "none";
+      if (listed(kCorsaro3Plugins, lower(name))) {
+        throw ConfigError(path, line,
+                          "corsaro3's " + lower(name) + " plugin is not built in Privateer yet (built: " + avail + ")");
+      }
+      std::vector<std::string> names = plugin_names();
+      names.insert(names.end(), std::begin(kCorsaro3Plugins), std::end(kCorsaro3Plugins));
+      const std::string near = closest_key(name, names);
       throw ConfigError(path, line,
-                        "unknown plugin '" + name + "' (available: " +
-                            (avail.empty() ? std::string("none") : avail) + ")");
+                        "unknown plugin '" + name + "'" + (near.empty() ? "" : ", did you mean '" + near + "'?") +
+                            " (available: " + avail + ")");
     }
     for (const auto& prev : out) {
       if (prev.name == canonical) {
@@ -273,6 +373,11 @@ void parse_output(const YAML::Node& root, Config& cfg) {
     }
     c.codec = *parsed;
   }
+  if (c.codec != AvroCodec::deflate) {
+    cfg.warnings.push_back(std::string("config key 'output.avro_codec' (line ") +
+                           std::to_string(line_of(o, "avro_codec")) + ") is " + codec_name(c.codec) +
+                           ": corsaro3 readers (pyavro-stardust) read only deflate files");
+  }
   if (auto v = get_ranged<int>(o, "output", "deflate_level", kDeflateLevelMin, kDeflateLevelMax,
                                "0..3 (ISA-L igzip levels)")) {
     c.deflate_level = *v;
@@ -323,41 +428,41 @@ void parse_log(const YAML::Node& root, Config& cfg) {
   }
 }
 
-// The output template must give every output file its own name.
-void check_template(const YAML::Node& root, const Config& cfg) {
-  const int line = line_of(root, "outtemplate");
+// The output template. corsaro3 takes any template and lets files that get
+// the same name overwrite each other; here FileNamer (control/naming.hpp)
+// keeps them apart, and each case that needs it gets a warning saying how.
+void check_template(const YAML::Node& root, Config& cfg) {
+  const int line = key_line(root, "outtemplate");
   const std::string& t = cfg.outtemplate;
+  const std::string at = "config key 'outtemplate' (line " + std::to_string(line) + ") ";
   if (t.empty()) throw ConfigError("outtemplate", line, "must not be empty");
-  // Every plugin writes at least one output stream named through %P, and
-  // some write several, so a template without %P would give them one file
-  // name. corsaro (1.x) rejected such templates too.
-  if (!template_has_plugin(t)) {
-    throw ConfigError("outtemplate", line,
-                      "must contain %P (the plugin's output name) so that outputs get distinct "
-                      "file names, got '" + t + "'");
-  }
   if (template_has_monitor(t) && cfg.monitorid.empty()) {
     throw ConfigError("outtemplate", line, "uses %N but monitorid is not set");
   }
+  if (!template_has_plugin(t)) {
+    cfg.warnings.push_back(at + "has no %P, so all outputs would share one file name: when a run writes more "
+                           "than one output, the output's name is added: '" + avro_file_name(t, {"<output>"}) + "'");
+  }
   if (cfg.rotatefreq == 0) return;
   if (!template_has_time(t)) {
-    throw ConfigError("outtemplate", line,
-                      "has no time conversion (%s or a strftime one such as %Y%m%d-%H%M), so with "
-                      "rotatefreq " + std::to_string(cfg.rotatefreq) +
-                          " every rotated file would get the same name; add one, or set rotatefreq: 0");
+    cfg.warnings.push_back(at + "has no time conversion (%s or strftime), so every rotated file would get the "
+                           "same name: files are numbered in rotation order: '" + avro_file_name(t) + "', '" +
+                           avro_file_name(t, {"1"}) + "', '" + avro_file_name(t, {"2"}) + "', ...");
+    return;
   }
-  // Consecutive files must differ (e.g. %Y%m%d with hourly files does not).
+  // Consecutive files should differ (%Y%m%d with hourly files does not).
   const uint64_t period = uint64_t{cfg.interval} * cfg.rotatefreq;
   for (uint64_t base : {uint64_t{1577836800} /* 2020-01-01 */, uint64_t{1709164800} /* 2024-02-29 */}) {
-    uint64_t t0 = base - base % period;
+    const uint64_t t0 = base - base % period;
     std::string prev = expand_template(t, "p", cfg.monitorid, t0);
     for (int k = 1; k <= 48; ++k) {
       const std::string next = expand_template(t, "p", cfg.monitorid, t0 + k * period);
       if (next == prev) {
-        throw ConfigError("outtemplate", line,
-                          "gives two consecutive output files (rotating every " +
-                              std::to_string(period) + " s) the same name '" + next +
-                              "'; add %s or a finer time conversion");
+        cfg.warnings.push_back(at + "gives consecutive files (every " + std::to_string(period) +
+                               " s) the same name: a name already written in this run gets the count of its "
+                               "repeats added: '" + avro_file_name(t) + "', then '" + avro_file_name(t, {"1"}) +
+                               "', ...");
+        return;
       }
       prev = next;
     }
@@ -417,7 +522,7 @@ Config parse_root(const YAML::Node& root) {
   check_top_level_keys(root, cfg);
 
   const int root_line = yaml_line(root);
-  for (const char* req : {"packetsource", "outtemplate", "plugins"}) {
+  for (const char* req : {"outtemplate", "plugins"}) {
     const YAML::Node n = root[req];
     if (!n.IsDefined() || n.IsNull()) {
       throw ConfigError(req, n.IsDefined() ? yaml_line(n) : root_line,
@@ -448,10 +553,12 @@ Config parse_root(const YAML::Node& root) {
   for (const char* f : kTagFilters) {
     if (get_onoff(root, "", f).value_or(false)) {
       throw ConfigError(f, line_of(root, f),
-                        "is not built yet: the corsaro3 tag filters (removespoofed, removeerratic, "
-                        "removerouted, removenotscan) are not implemented; set it to no or remove it");
+                        "is not built yet: corsaro3's packet tagging and its tag filters (removespoofed, "
+                        "removeerratic, removerouted, removenotscan) are not implemented; set it to no or remove it");
     }
   }
+  parse_promisc(root, cfg);
+  parse_libtimeseries(root, cfg);
 
   parse_prometheus(root, cfg);
   parse_output(root, cfg);

@@ -2,10 +2,15 @@
 // own sections. Every error is a ConfigError naming the dotted key and its
 // line (plugins/common/options.hpp).
 //
-// corsarotrace keys (same meaning and defaults unless noted):
+// corsarotrace keys, of every corsarotrace version (same meaning and
+// defaults unless noted):
 //   packetsource     libtrace URI, or a YAML list of URIs read one after the other (required)
-//   outtemplate      output file name template, see control/naming.hpp (required; must
-//                    contain %P; must contain %N only if monitorid is set)
+//   inputuri         older corsarotrace's name of packetsource (every inputuri line one
+//                    more URI); an error together with packetsource
+//   outtemplate      output file name template, see control/naming.hpp (required; %N
+//                    needs monitorid). ".avro" is appended as corsaro3 does (not when the
+//                    name already ends in it); a template without %P or without a time
+//                    conversion is taken with a warning, and FileNamer keeps the names apart
 //   monitorid        fills %N
 //   logfilename      log file, used when logging to a file
 //   interval         seconds per interval (default 60)
@@ -16,17 +21,24 @@
 //   startboundaryts  unix seconds; packets before it are skipped (0 / absent: none)
 //   endboundaryts    unix seconds; the run stops at the first packet at or after it
 //                    (0 / absent: none)
-//   removespoofed, removeerratic, removerouted, removenotscan
-//                    accepted as "no" only: the corsaro3 tag filters are not built yet
-//   plugins          list; each item a plugin name or a one-key map name -> options (required)
-// corsarotrace keys that do not apply here are accepted and ignored, each
-// adding a line to Config::warnings (see config.cpp for the list and why).
+//   removespoofed, removeerratic, removerouted, removenotscan, tagging
+//                    accepted as "no" only: corsaro3's tagging and tag filters are not built
+//   promisc          yes: a warning for trace files and DPDK, refused for libtrace live inputs
+//   plugins          list; each item a plugin name or a one-key map name -> options (required);
+//                    corsaro3's dos, report, filteringstats: refused while not built
+// Accepted and ignored, each adding one line to Config::warnings: controlsocketname,
+// subqueuename, tagsock, inputhwm, statfilename, outputmode, compressmethod,
+// compresslevel, mergeoutput, libtimeseriesbackends (ascii, dbats). Refused, as
+// ignoring them would change results: filter, basicfilter, filterfile,
+// tagproviders, a libtimeseriesbackends kafka backend. Any other unknown key
+// is an error naming the closest known key (closest_key in plugins/common/options.hpp).
 //
 // Privateer's own keys:
 //   prometheus: {enabled: yes, listen: "127.0.0.1:9761"}
 //   output: {avro_codec: deflate|snappy|zstandard|null, deflate_level: 0..3,
 //            zstd_level: 1..22, avro_block_size: bytes, threads: N}
-//            (a YAML null, `avro_codec: null` unquoted, is the null codec)
+//            (a YAML null, `avro_codec: null` unquoted, is the null codec; any
+//            codec but deflate adds a warning: pyavro-stardust reads only deflate)
 //   progress: auto|yes|no
 //   ring_size: per-worker ring slots (batches in flight), a power of two
 //   max_gap_intervals: a forward time jump over more intervals than this is not
@@ -104,7 +116,8 @@ struct Config {
   } dpdk;
 
   std::vector<PluginSpec> plugins;          // at least one, no name twice, in file order
-  std::vector<std::string> warnings;        // ignored keys etc., to log at start-up
+  std::vector<std::string> warnings;        // one line each: ignored keys, name keeping, codec;
+                                            // logged at start, printed by --check-config
   std::string source_path;                  // the file load_config read; "" for parse_config
 };
 

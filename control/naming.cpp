@@ -3,6 +3,7 @@
 #include <cstring>
 #include <ctime>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace privateer {
@@ -89,6 +90,38 @@ std::string expand_template(const std::string& tmpl, const std::string& plugin,
     }
     i = c->end - 1;
   }
+  return out;
+}
+
+std::string avro_file_name(const std::string& expanded, const std::vector<std::string>& extras) {
+  static const std::string kExt = ".avro";
+  const bool has_ext = expanded.size() >= kExt.size() &&
+                       expanded.compare(expanded.size() - kExt.size(), kExt.size(), kExt) == 0;
+  std::string out = has_ext ? expanded.substr(0, expanded.size() - kExt.size()) : expanded;
+  for (const auto& e : extras) out += "." + e;
+  return out + kExt;
+}
+
+FileNamer::FileNamer(std::string tmpl, std::string monitorid)
+    : tmpl_(std::move(tmpl)), monitorid_(std::move(monitorid)) {}
+
+void FileNamer::set_stream_count(size_t streams) {
+  add_stream_ = streams > 1 && !template_has_plugin(tmpl_);
+}
+
+std::string FileNamer::name(const std::string& stream, uint64_t unix_time) {
+  const std::string expanded = expand_template(tmpl_, stream, monitorid_, unix_time);
+  std::vector<std::string> extras;
+  if (add_stream_) extras.push_back(stream);
+  const std::string plain = avro_file_name(expanded, extras);
+  std::string out = plain;
+  unsigned& k = repeats_[plain];
+  while (given_.count(out) != 0) {
+    auto numbered = extras;
+    numbered.push_back(std::to_string(++k));
+    out = avro_file_name(expanded, numbered);
+  }
+  given_.insert(out);
   return out;
 }
 

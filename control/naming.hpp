@@ -1,5 +1,10 @@
 // Output file names from a corsaro-style template.
 //
+// A file's name is the template's expansion with ".avro" appended, as
+// corsaro3's corsaro_generate_avro_file_name does, except that an expansion
+// already ending in ".avro" does not get a second one. FileNamer then keeps
+// every file of a run apart (see there).
+//
 // Conversions:
 //   %P  the output (plugin / stream) name
 //   %N  the monitor id
@@ -15,12 +20,43 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <set>
 #include <string>
+#include <vector>
 
 namespace privateer {
 
 std::string expand_template(const std::string& tmpl, const std::string& plugin,
                             const std::string& monitorid, uint64_t unix_time);
+
+// `expanded` + ".avro" (not added again when it ends in ".avro"), with each
+// of `extras` inserted before the ".avro" after a '.':
+// avro_file_name("/o/x.avro", {"flowtuple", "2"}) is "/o/x.flowtuple.2.avro".
+std::string avro_file_name(const std::string& expanded, const std::vector<std::string>& extras = {});
+
+// Names the output files of one run so that no two get the same name, where
+// corsaro3 would let later files overwrite earlier ones:
+//  - without %P in the template and with more than one output stream in the
+//    run, every name gets ".STREAM" before ".avro";
+//  - a name already given in this run (a template without a time
+//    conversion, or one too coarse for the rotation) gets ".K" before
+//    ".avro", K = 1, 2, ... for its second, third, ... file.
+class FileNamer {
+ public:
+  FileNamer(std::string tmpl, std::string monitorid);
+  // The number of streams of the run; called before the first name().
+  void set_stream_count(size_t streams);
+  // The name of `stream`'s file whose first interval starts at `unix_time`.
+  std::string name(const std::string& stream, uint64_t unix_time);
+
+ private:
+  std::string tmpl_;
+  std::string monitorid_;
+  bool add_stream_ = false;
+  std::map<std::string, unsigned> repeats_;  // plain name -> files after the first given it
+  std::set<std::string> given_;
+};
 
 // True when the template has a %P conversion (a "%%P" is a literal, not one).
 bool template_has_plugin(const std::string& tmpl);

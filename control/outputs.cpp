@@ -3,8 +3,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include "control/naming.hpp"
-
 namespace privateer {
 
 namespace {
@@ -14,8 +12,8 @@ constexpr size_t kBlocksInFlightPerThread = 2;
 }  // namespace
 
 RotatingAvroStream::RotatingAvroStream(const OutputSettings& s, std::string stream, std::string schema_json,
-                                       AvroCodec codec, CompressionPool* pool)
-    : s_(s), stream_(std::move(stream)), schema_(std::move(schema_json)), pool_(pool) {
+                                       AvroCodec codec, CompressionPool* pool, FileNamer* namer)
+    : s_(s), stream_(std::move(stream)), schema_(std::move(schema_json)), pool_(pool), namer_(namer) {
   s_.avro.codec.codec = codec;
 }
 
@@ -33,7 +31,7 @@ void RotatingAvroStream::begin_interval(const IntervalInfo& iv) {
     rotations_.fetch_add(1, std::memory_order_relaxed);
   }
   if (!file_) {
-    path_ = expand_template(s_.outtemplate, stream_, s_.monitorid, iv.start);
+    path_ = namer_->name(stream_, iv.start);
     file_ = std::make_unique<AvroContainerFile>(schema_, s_.avro.codec, s_.avro.block_size, pool_,
                                                 kBlocksInFlightPerThread * pool_->threads() + 1);
     // The header says what the file holds, without its .done marker.
@@ -79,7 +77,8 @@ unsigned OutputManager::default_threads(unsigned configured, unsigned workers) {
   return cores > workers ? cores - workers : 1;
 }
 
-OutputManager::OutputManager(OutputSettings s, unsigned workers) : s_(std::move(s)) {
+OutputManager::OutputManager(OutputSettings s, unsigned workers)
+    : s_(std::move(s)), namer_(s_.outtemplate, s_.monitorid) {
   s_.avro.threads = default_threads(s_.avro.threads, workers);
   pool_ = std::make_unique<CompressionPool>(s_.avro.threads);
 }
@@ -89,12 +88,17 @@ AvroStream& OutputManager::avro_stream(const std::string& stream, const std::str
   for (auto& s : streams_) {
     if (s->stream() == stream) throw std::logic_error("output stream '" + stream + "' opened twice");
   }
-  streams_.push_back(std::make_unique<RotatingAvroStream>(s_, stream, schema_json,
-                                                          options.codec.value_or(s_.avro.codec.codec), pool_.get()));
+  if (named_) throw std::logic_error("output stream '" + stream + "' opened after the first interval");
+  streams_.push_back(std::make_unique<RotatingAvroStream>(
+      s_, stream, schema_json, options.codec.value_or(s_.avro.codec.codec), pool_.get(), &namer_));
   return *streams_.back();
 }
 
 void OutputManager::begin_interval(const IntervalInfo& iv) {
+  if (!named_) {
+    namer_.set_stream_count(streams_.size());
+    named_ = true;
+  }
   for (auto& s : streams_) s->begin_interval(iv);
 }
 

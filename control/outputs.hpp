@@ -1,4 +1,5 @@
-// Output streams handed to plugins: named by the output template, rotated
+// Output streams handed to plugins: named by the output template (FileNamer,
+// control/naming.hpp: ".avro" appended, names kept apart within a run), rotated
 // every `rotatefreq` intervals (aligned to multiples of rotatefreq x interval
 // from the epoch), written under a temporary name and renamed when complete,
 // then followed by a `.done` marker describing the intervals in the file.
@@ -13,6 +14,7 @@
 
 #include "control/avro/compress_pool.hpp"
 #include "control/avro/container.hpp"
+#include "control/naming.hpp"
 #include "plugins/plugin_api.hpp"
 
 namespace privateer {
@@ -30,7 +32,7 @@ class RotatingAvroStream : public AvroStream {
  public:
   // `codec`: the stream's, which may differ from s.avro.codec's codec.
   RotatingAvroStream(const OutputSettings& s, std::string stream, std::string schema_json, AvroCodec codec,
-                     CompressionPool* pool);
+                     CompressionPool* pool, FileNamer* namer);
   void append_encoded(const void* buf, size_t len) override;
 
   void begin_interval(const IntervalInfo& iv);
@@ -52,6 +54,7 @@ class RotatingAvroStream : public AvroStream {
   std::string stream_;
   std::string schema_;
   CompressionPool* pool_;
+  FileNamer* namer_;
   std::unique_ptr<AvroContainerFile> file_;
   std::string path_;
   uint64_t file_period_ = 0;
@@ -88,6 +91,8 @@ class OutputManager : public OutputProvider {
  private:
   OutputSettings s_;
   std::unique_ptr<CompressionPool> pool_;
+  FileNamer namer_;
+  bool named_ = false;           // namer_ told the number of streams
   std::vector<std::unique_ptr<RotatingAvroStream>> streams_;
 };
 

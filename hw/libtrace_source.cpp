@@ -305,6 +305,8 @@ int libtrace_linktype_to_pcap(int lt) {
   }
 }
 
+bool is_live_uri(const std::string& uri) { return is_live_scheme(scheme_of(uri)); }
+
 std::unique_ptr<PacketSource> open_libtrace_source(const std::string& uri) {
   const std::string scheme = scheme_of(uri);
   const bool live = is_live_scheme(scheme);

@@ -49,6 +49,10 @@ class PacketSource {
 // Throws SourceError with a message naming the URI on failure.
 std::unique_ptr<PacketSource> open_source(const std::string& uri);
 
+// True when `uri` names a live capture read through libtrace (int:, ring:,
+// pcapint:, bpf:, dag:, rt:, dpdk:), false for trace files.
+bool is_live_uri(const std::string& uri);
+
 // Several URIs read one after another, in the given order.
 std::unique_ptr<PacketSource> open_sources(const std::vector<std::string>& uris);
 

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <unistd.h>
 
@@ -160,7 +162,12 @@ TEST(Config, FullValidConfig) {
   EXPECT_EQ(c.plugins[0].line, line_of(text, "- flowtuple"));
   ASSERT_TRUE(c.plugins[0].options.IsMap());
   EXPECT_TRUE(c.plugins[0].options["sorttuples"].as<bool>());
-  EXPECT_TRUE(c.warnings.empty());
+  // The one warning: a codec corsaro3's readers cannot read.
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_NE(c.warnings[0].find("'output.avro_codec' (line " + std::to_string(line_of(text, "avro_codec")) +
+                               ") is snappy: corsaro3 readers (pyavro-stardust) read only deflate files"),
+            std::string::npos)
+      << c.warnings[0];
 }
 
 // Written the way corsaro3's corsarotrace documentation describes a config,
@@ -241,10 +248,26 @@ TEST(ConfigErrors, UnknownKeyInOutputAndLog) {
   expect_error(text, "log.lvl", line_of(text, "lvl:"));
 }
 
-TEST(ConfigErrors, LegacyCorsarotraceKeyGetsHint) {
+// inputuri is corsarotrace's older name of packetsource; older versions
+// read one more input from every inputuri line.
+TEST(Config, InputuriIsPacketsource) {
+  const std::string tail = "outtemplate: /o/%P-%s\nplugins: [flowtuple]\n";
+  Config c = parse_config("inputuri: pcapfile:x.pcap\n" + tail);
+  EXPECT_EQ(c.packetsources, std::vector<std::string>{"pcapfile:x.pcap"});
+  EXPECT_TRUE(c.warnings.empty());
+  c = parse_config("inputuri: a.pcap\ninputuri: b.pcap\n" + tail);
+  EXPECT_EQ(c.packetsources, (std::vector<std::string>{"a.pcap", "b.pcap"}));
+  c = parse_config("inputuri: [a.pcap, b.pcap]\n" + tail);
+  EXPECT_EQ(c.packetsources, (std::vector<std::string>{"a.pcap", "b.pcap"}));
+  // Both is an error naming the two lines.
   const std::string text = with("inputuri: pcapfile:x.pcap\n");
   const std::string what = expect_error(text, "inputuri", line_of(text, "inputuri"));
-  EXPECT_NE(what.find("packetsource"), std::string::npos) << what;
+  EXPECT_NE(what.find("'packetsource' (line 1)"), std::string::npos) << what;
+  EXPECT_NE(what.find("not both"), std::string::npos) << what;
+  // Neither.
+  expect_error(tail, "packetsource", 1);
+  // packetsource still may not repeat.
+  expect_error("packetsource: a\npacketsource: b\n" + tail, "packetsource", 2);
 }
 
 TEST(ConfigErrors, WrongType) {
@@ -384,28 +407,41 @@ TEST(ConfigErrors, TagFiltersNotBuilt) {
 }
 
 TEST(ConfigErrors, Template) {
-  // No %P.
-  std::string text = "packetsource: a\nouttemplate: /out/%s.avro\nplugins: [flowtuple]\n";
-  std::string what = expect_error(text, "outtemplate", 2);
-  EXPECT_NE(what.find("%P"), std::string::npos) << what;
-  // "%%P" is a literal, not a %P.
-  text = "packetsource: a\nouttemplate: /out/%%P-%s.avro\nplugins: [flowtuple]\n";
-  expect_error(text, "outtemplate", 2);
   // %N without monitorid.
-  text = "packetsource: a\nouttemplate: /out/%N-%P-%s\nplugins: [flowtuple]\n";
+  std::string text = "packetsource: a\nouttemplate: /out/%N-%P-%s\nplugins: [flowtuple]\n";
   expect_error(text, "outtemplate", 2);
+  text = "packetsource: a\nouttemplate: ''\nplugins: [flowtuple]\n";
+  expect_error(text, "outtemplate", 2);
+}
+
+// Templates corsaro3 takes but whose files would overwrite each other are
+// taken too, with a warning saying how the names are kept apart.
+TEST(Config, TemplateWarnings) {
+  const auto warnings_of = [](const std::string& tmpl, const std::string& extra = "") {
+    return parse_config("packetsource: a\nouttemplate: " + tmpl + "\n" + extra + "plugins: [flowtuple]\n").warnings;
+  };
+  // No %P ("%%P" is a literal, not a %P).
+  for (const char* t : {"/out/%s", "/out/%%P-%s.avro"}) {
+    const auto w = warnings_of(t);
+    ASSERT_EQ(w.size(), 1u) << t;
+    EXPECT_NE(w[0].find("'outtemplate' (line 2) has no %P"), std::string::npos) << w[0];
+  }
+  EXPECT_NE(warnings_of("/out/%s")[0].find("'/out/%s.<output>.avro'"), std::string::npos);
   // Rotating, but no time in the name.
-  text = "packetsource: a\nouttemplate: /out/%P.avro\nplugins: [flowtuple]\n";
-  expect_error(text, "outtemplate", 2);
+  auto w = warnings_of("/out/%P.gz");
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("no time conversion"), std::string::npos) << w[0];
+  EXPECT_NE(w[0].find("'/out/%P.gz.avro', '/out/%P.gz.1.avro', '/out/%P.gz.2.avro'"), std::string::npos) << w[0];
   // Hourly files named by day.
-  text = "packetsource: a\nouttemplate: /out/%P-%Y%m%d.avro\nrotatefreq: 60\nplugins: [flowtuple]\n";
-  what = expect_error(text, "outtemplate", 2);
-  EXPECT_NE(what.find("same name"), std::string::npos) << what;
-  // One file for the whole run needs no time.
-  const Config c = parse_config("packetsource: a\nouttemplate: /out/%P.avro\nrotatefreq: 0\nplugins: [flowtuple]\n");
-  EXPECT_EQ(c.rotatefreq, 0u);
-  // Daily files named by day are fine.
-  parse_config("packetsource: a\nouttemplate: /out/%P-%Y%m%d.avro\ninterval: 3600\nrotatefreq: 24\nplugins: [flowtuple]\n");
+  w = warnings_of("/out/%P-%Y%m%d.avro", "rotatefreq: 60\n");
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("same name"), std::string::npos) << w[0];
+  EXPECT_NE(w[0].find("'/out/%P-%Y%m%d.1.avro'"), std::string::npos) << w[0];
+  // Both at once: two warnings.
+  EXPECT_EQ(warnings_of("/out/x").size(), 2u);
+  // One file for the whole run needs no time; daily files named by day are fine.
+  EXPECT_TRUE(warnings_of("/out/%P.avro", "rotatefreq: 0\n").empty());
+  EXPECT_TRUE(warnings_of("/out/%P-%Y%m%d.avro", "interval: 3600\nrotatefreq: 24\n").empty());
 }
 
 TEST(ConfigErrors, TopLevelShape) {
@@ -509,6 +545,197 @@ TEST(NamingQueries, HasPluginMonitorTime) {
   EXPECT_TRUE(template_has_time("%P-%s"));
   EXPECT_TRUE(template_has_time("%P-%Y"));
   EXPECT_FALSE(template_has_time("%P-%N-%%-%n"));
+}
+
+TEST(NamingFiles, AvroSuffixAsCorsaro3) {
+  // corsaro3 appends ".avro" to every expanded name.
+  EXPECT_EQ(avro_file_name("/o/analysis-1-m.flowtuple.gz"), "/o/analysis-1-m.flowtuple.gz.avro");
+  EXPECT_EQ(avro_file_name("/o/m-flowtuple-1"), "/o/m-flowtuple-1.avro");
+  // Not a second time (Privateer's one difference).
+  EXPECT_EQ(avro_file_name("/o/m-flowtuple-1.avro"), "/o/m-flowtuple-1.avro");
+  EXPECT_EQ(avro_file_name("/o/x.AVRO"), "/o/x.AVRO.avro");
+  // Extras go before the ".avro".
+  EXPECT_EQ(avro_file_name("/o/x.avro", {"flowtuple", "2"}), "/o/x.flowtuple.2.avro");
+  EXPECT_EQ(avro_file_name("/o/x", {"3"}), "/o/x.3.avro");
+}
+
+TEST(NamingFiles, FileNamerKeepsNamesApart) {
+  // With %P and a time conversion nothing is added.
+  FileNamer a("/o/%N-%P-%s", "m");
+  a.set_stream_count(2);
+  EXPECT_EQ(a.name("flowtuple", 60), "/o/m-flowtuple-60.avro");
+  EXPECT_EQ(a.name("flowtuple6", 60), "/o/m-flowtuple6-60.avro");
+  EXPECT_EQ(a.name("flowtuple", 120), "/o/m-flowtuple-120.avro");
+  // No %P, one stream: corsaro3's name.
+  FileNamer b("/o/%N-%s", "m");
+  b.set_stream_count(1);
+  EXPECT_EQ(b.name("flowtuple", 60), "/o/m-60.avro");
+  // No %P, several streams: the stream's name is added.
+  FileNamer c("/o/%N-%s.avro", "m");
+  c.set_stream_count(2);
+  EXPECT_EQ(c.name("flowtuple", 60), "/o/m-60.flowtuple.avro");
+  EXPECT_EQ(c.name("flowtuple6", 60), "/o/m-60.flowtuple6.avro");
+  // No time conversion: numbered in rotation order.
+  FileNamer d("/o/%P", "");
+  d.set_stream_count(2);
+  EXPECT_EQ(d.name("flowtuple", 0), "/o/flowtuple.avro");
+  EXPECT_EQ(d.name("flowtuple6", 0), "/o/flowtuple6.avro");
+  EXPECT_EQ(d.name("flowtuple", 60), "/o/flowtuple.1.avro");
+  EXPECT_EQ(d.name("flowtuple6", 60), "/o/flowtuple6.1.avro");
+  EXPECT_EQ(d.name("flowtuple", 120), "/o/flowtuple.2.avro");
+  // A name too coarse for the rotation: each name counts its own repeats.
+  FileNamer e("/o/%P-%Y%m%d", "");
+  e.set_stream_count(1);
+  EXPECT_EQ(e.name("ft", 0), "/o/ft-19700101.avro");
+  EXPECT_EQ(e.name("ft", 3600), "/o/ft-19700101.1.avro");
+  EXPECT_EQ(e.name("ft", 86400), "/o/ft-19700102.avro");
+  EXPECT_EQ(e.name("ft", 90000), "/o/ft-19700102.1.avro");
+  // A numbered name that the template also gives literally is not reused.
+  FileNamer f("/o/%P", "");
+  f.set_stream_count(2);
+  EXPECT_EQ(f.name("x", 0), "/o/x.avro");
+  EXPECT_EQ(f.name("x.1", 0), "/o/x.1.avro");
+  EXPECT_EQ(f.name("x", 60), "/o/x.2.avro");
+}
+
+// --- corsarotrace's keys, one at a time ------------------------------------
+
+const std::string kMin = "packetsource: a.pcap\nouttemplate: /o/%N-%P-%s\nmonitorid: m\nplugins: [flowtuple]\n";
+
+// Every key corsarotrace reads (of all its versions: corsarotrace/configparser.c
+// and corsarotrace.c) is accepted as is, warned about, or refused with its reason.
+TEST(Corsaro3Keys, AcceptedAsIs) {
+  for (const char* line : {"logfilename: /var/log/corsarotrace.log", "interval: 300", "rotatefreq: 6",
+                           "threads: 3", "startboundaryts: 0", "endboundaryts: 0", "removespoofed: no",
+                           "removeerratic: no", "removerouted: no", "removenotscan: no", "tagging: no",
+                           "promisc: no"}) {
+    const Config c = parse_config(kMin + line + "\n");
+    EXPECT_TRUE(c.warnings.empty()) << line << ": " << c.warnings.at(0);
+  }
+  // The keys of kMin itself (packetsource, outtemplate, monitorid, plugins).
+  EXPECT_TRUE(parse_config(kMin).warnings.empty());
+}
+
+TEST(Corsaro3Keys, WarnedAndIgnored) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"controlsocketname: ipc:///tmp/corsarotagger-control", "corsarotagger"},
+      {"subqueuename: ipc:///tmp/corsarotagger", "corsarotagger"},
+      {"tagsock: ipc:///tmp/corsarotagger", "corsarotagger"},
+      {"inputhwm: 25", "corsarotagger"},
+      {"statfilename: /tmp/corsarostats", "prometheus"},
+      {"outputmode: ascii", "always Avro"},
+      {"compressmethod: gzip", "output.avro_codec"},
+      {"compresslevel: 1", "output.deflate_level"},
+      {"mergeoutput: yes", "merged"},
+      {"mergeoutput: no", "merged"},
+      {"promisc: yes", "trace files"},
+      {"libtimeseriesbackends:\n  - ascii:\n      file: /tmp/ts\n  - dbats:\n      path: /tmp/db", "libtimeseries"},
+  };
+  for (const auto& [line, why] : cases) {
+    const std::string text = kMin + line + "\n";
+    const Config c = parse_config(text);
+    const std::string key = std::string(line).substr(0, std::string(line).find(':'));
+    ASSERT_EQ(c.warnings.size(), 1u) << line;
+    EXPECT_NE(c.warnings[0].find("config key '" + key + "' (line 5) is ignored: "), std::string::npos) << c.warnings[0];
+    EXPECT_NE(c.warnings[0].find(why), std::string::npos) << c.warnings[0];
+    EXPECT_EQ(c.warnings[0].find('\n'), std::string::npos) << c.warnings[0];
+  }
+}
+
+TEST(Corsaro3Keys, RefusedWhereNotBuilt) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"removespoofed: yes", "not built yet"},
+      {"removeerratic: yes", "not built yet"},
+      {"removerouted: yes", "not built yet"},
+      {"removenotscan: yes", "not built yet"},
+      {"tagging: yes", "not built yet"},
+      {"filter: \"tcp port 80\"", "BPF filter is not implemented"},
+      {"basicfilter: \"tcp port 80\"", "BPF filter is not implemented"},
+      {"filterfile: /etc/corsaro/filters", "filter file is not implemented"},
+      {"tagproviders:\n  - pfx2as:\n      prefixfile: /data/pfx2as.gz", "libipmeta tagging"},
+  };
+  for (const auto& [line, why] : cases) {
+    const std::string text = kMin + line + "\n";
+    const std::string key = std::string(line).substr(0, std::string(line).find(':'));
+    const std::string what = expect_error(text, key, 5);
+    EXPECT_NE(what.find(why), std::string::npos) << what;
+  }
+  // A Kafka backend of libtimeseries: the Kafka output is not built yet.
+  std::string text = kMin + "libtimeseriesbackends:\n  - ascii:\n      file: /tmp/ts\n"
+                            "  - kafka:\n      brokeruri: localhost:9092\n";
+  std::string what = expect_error(text, "libtimeseriesbackends[1].kafka", line_of(text, "kafka"));
+  EXPECT_NE(what.find("the Kafka output is not built yet"), std::string::npos) << what;
+  text = kMin + "libtimeseriesbackends:\n  - influx: {}\n";
+  expect_error(text, "libtimeseriesbackends[0].influx", 6);
+  // promisc on a live libtrace interface.
+  text = "packetsource: int:eth0\nouttemplate: /o/%P-%s\nplugins: [flowtuple]\npromisc: yes\n";
+  what = expect_error(text, "promisc", 4);
+  EXPECT_NE(what.find("ip link set dev IF promisc on"), std::string::npos) << what;
+  // corsaro3 plugins not built here.
+  for (const char* p : {"dos", "report", "filteringstats"}) {
+    text = "packetsource: a\nouttemplate: /o/%P-%s\nplugins:\n  - " + std::string(p) + ":\n";
+    what = expect_error(text, "plugins." + std::string(p), 4);
+    EXPECT_NE(what.find("corsaro3's " + std::string(p) + " plugin is not built in Privateer yet"), std::string::npos)
+        << what;
+  }
+}
+
+// A key neither program knows still stops start-up, naming the nearest
+// known key where one is close, at top level, in Privateer's sections and
+// in plugin options (reject_unknown_keys).
+TEST(ConfigErrors, TyposNameTheClosestKey) {
+  const std::pair<std::string, std::string> top[] = {
+      {"removederratic: no", "removeerratic"},  // in corsaro3's own dosplugin.yaml
+      {"intervall: 60", "interval"},
+      {"rotatefrq: 4", "rotatefreq"},
+      {"Threads: 2", "threads"},
+      {"packetsorce: b.pcap", "packetsource"},
+      {"statsfilename: x", "statfilename"},
+  };
+  for (const auto& [line, near] : top) {
+    const std::string text = kMin + line + "\n";
+    const std::string what = expect_error(text, line.substr(0, line.find(':')), 5);
+    EXPECT_NE(what.find("unknown key: did you mean '" + near + "'?"), std::string::npos) << what;
+  }
+  std::string text = kMin + "prometheus:\n  listn: 127.0.0.1:0\n";
+  std::string what = expect_error(text, "prometheus.listn", 6);
+  EXPECT_NE(what.find("did you mean 'listen'?"), std::string::npos) << what;
+  text = kMin + "output:\n  avro_codc: snappy\n";
+  what = expect_error(text, "output.avro_codc", 6);
+  EXPECT_NE(what.find("did you mean 'avro_codec'?"), std::string::npos) << what;
+  text = kMin + "log:\n  levle: info\n";
+  what = expect_error(text, "log.levle", 6);
+  EXPECT_NE(what.find("did you mean 'level'?"), std::string::npos) << what;
+  text = "packetsource: a\nouttemplate: /o/%P-%s\nplugins:\n  - flowtupel:\n";
+  what = expect_error(text, "plugins.flowtupel", 4);
+  EXPECT_NE(what.find("did you mean 'flowtuple'?"), std::string::npos) << what;
+  // Nothing close: no suggestion.
+  text = kMin + "bogus: 1\n";
+  what = expect_error(text, "bogus", 5);
+  EXPECT_EQ(what.find("did you mean"), std::string::npos) << what;
+}
+
+TEST(ClosestKey, DistanceBound) {
+  const std::vector<std::string> known = {"interval", "rotatefreq", "threads", "log"};
+  EXPECT_EQ(closest_key("intreval", known), "interval");   // a swap counts once
+  EXPECT_EQ(closest_key("INTERVAL", known), "interval");   // case is ignored
+  EXPECT_EQ(closest_key("lg", known), "log");
+  EXPECT_EQ(closest_key("xyz", known), "");                 // 3 edits > max(2, 1)
+  EXPECT_EQ(closest_key("rotation", known), "");            // 5 edits > max(2, 8 / 3)
+  EXPECT_EQ(closest_key("rotationfreq", known), "rotatefreq");  // 3 edits <= 12 / 3
+  EXPECT_EQ(closest_key("rotatfreqq", known), "rotatefreq");
+}
+
+TEST(Config, NullCodecUnquoted) {
+  Config c = parse_config(kMin + "output:\n  avro_codec: null\n");
+  EXPECT_EQ(c.output.codec.codec, AvroCodec::null);
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_NE(c.warnings[0].find("is null: corsaro3 readers (pyavro-stardust) read only deflate files"),
+            std::string::npos)
+      << c.warnings[0];
+  c = parse_config(kMin + "output:\n  avro_codec: deflate\n");
+  EXPECT_EQ(c.output.codec.codec, AvroCodec::deflate);
+  EXPECT_TRUE(c.warnings.empty());
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "plugins/common/options.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <vector>
 
@@ -21,6 +23,48 @@ std::string join_key(const std::string& path, const char* key) {
   return path.empty() ? std::string(key) : path + "." + key;
 }
 
+namespace {
+// Optimal string alignment distance, case-insensitive.
+size_t edit_distance(const std::string& a, const std::string& b) {
+  auto eq = [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  };
+  const size_t n = a.size(), m = b.size();
+  std::vector<std::vector<size_t>> d(n + 1, std::vector<size_t>(m + 1));
+  for (size_t i = 0; i <= n; ++i) d[i][0] = i;
+  for (size_t j = 0; j <= m; ++j) d[0][j] = j;
+  for (size_t i = 1; i <= n; ++i) {
+    for (size_t j = 1; j <= m; ++j) {
+      const size_t cost = eq(a[i - 1], b[j - 1]) ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && eq(a[i - 1], b[j - 2]) && eq(a[i - 2], b[j - 1])) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[n][m];
+}
+}  // namespace
+
+std::string closest_key(const std::string& key, const std::vector<std::string>& known) {
+  const size_t limit = std::max<size_t>(2, key.size() / 3);
+  std::string best;
+  size_t best_d = limit + 1;
+  for (const auto& k : known) {
+    const size_t d = edit_distance(key, k);
+    if (d < best_d) {
+      best_d = d;
+      best = k;
+    }
+  }
+  return best;
+}
+
+std::string unknown_key_message(const std::string& key, const std::vector<std::string>& known) {
+  const std::string near = closest_key(key, known);
+  return near.empty() ? std::string("unknown key") : "unknown key: did you mean '" + near + "'?";
+}
+
 void reject_unknown_keys(const YAML::Node& map, const std::string& path,
                          std::initializer_list<const char*> known) {
   if (!map.IsMap()) {
@@ -35,7 +79,10 @@ void reject_unknown_keys(const YAML::Node& map, const std::string& path,
     const std::string k = kv.first.as<std::string>();
     bool ok = false;
     for (const char* n : known) ok = ok || k == n;
-    if (!ok) throw ConfigError(join_key(path, k.c_str()), yaml_line(kv.first), "unknown key");
+    if (!ok) {
+      throw ConfigError(join_key(path, k.c_str()), yaml_line(kv.first),
+                        unknown_key_message(k, std::vector<std::string>(known.begin(), known.end())));
+    }
     for (const auto& s : seen) {
       if (s == k) throw ConfigError(join_key(path, k.c_str()), yaml_line(kv.first), "appears twice");
     }

@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace privateer {
 
@@ -27,10 +28,18 @@ class ConfigError : public std::runtime_error {
 // 1-based line of a node, 0 if it has none.
 int yaml_line(const YAML::Node& n);
 
-// Throws ConfigError for the first key of `map` not in `known`, and for a key
-// that appears twice in `map` (YAML would otherwise silently keep one).
+// Throws ConfigError for the first key of `map` not in `known` (naming the
+// closest known key when one is close, see unknown_key_message), and for a
+// key that appears twice in `map` (YAML would otherwise silently keep one).
 void reject_unknown_keys(const YAML::Node& map, const std::string& path,
                          std::initializer_list<const char*> known);
+
+// The known key nearest to `key` by edit distance (insertions, deletions,
+// substitutions and swaps of two neighbours, ignoring case), or "" when none
+// is within max(2, key length / 3).
+std::string closest_key(const std::string& key, const std::vector<std::string>& known);
+// "unknown key", plus ": did you mean 'K'?" when closest_key finds one.
+std::string unknown_key_message(const std::string& key, const std::vector<std::string>& known);
 
 // The value under `key` of `map` converted to T, or nullopt when absent.
 // Throws ConfigError naming path.key and the line when it has the wrong type.
