@@ -62,7 +62,7 @@ const uint8_t* read_scalar(const SchemaNode& n, uint32_t ni, const uint8_t* p, c
 
 namespace {
 constexpr uint8_t kMagic[4] = {'O', 'b', 'j', 1};
-constexpr size_t kReadChunk = 1 << 20;
+constexpr size_t kReadChunk = 64 << 10;   // bytes asked of each read()
 }  // namespace
 
 void AvroContainerReader::damaged(uint64_t offset, const std::string& why) const {

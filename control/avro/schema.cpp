@@ -38,12 +38,12 @@ struct Json {
   bool b = false;
   double num = 0;
   std::string str;
-  std::vector<Json> items;                           // array
-  std::vector<std::pair<std::string, Json>> members;  // object, in text order
+  std::vector<Json> items;        // array; object: the member values
+  std::vector<std::string> keys;  // object: the member names, in text order
 
   const Json* get(std::string_view key) const {
-    for (const auto& [k, v] : members) {
-      if (k == key) return &v;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i] == key) return &items[i];
     }
     return nullptr;
   }
@@ -94,7 +94,8 @@ class JsonParser {
         ws();
         if (i_ >= s_.size() || s_[i_] != ':') fail("expected ':'");
         ++i_;
-        v.members.emplace_back(std::move(key), value(depth + 1));
+        v.keys.push_back(std::move(key));
+        v.items.push_back(value(depth + 1));
         ws();
         if (i_ < s_.size() && s_[i_] == ',') {
           ++i_;

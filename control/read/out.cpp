@@ -7,14 +7,14 @@
 namespace privateer::read {
 
 void Out::flush() {
-  if (buf_.empty()) return;
+  if (len_ == 0) return;
   if (f_ && !failed_) {
-    if (std::fwrite(buf_.data(), 1, buf_.size(), f_) != buf_.size() || std::fflush(f_) != 0) {
+    if (std::fwrite(buf_.data(), 1, len_, f_) != len_ || std::fflush(f_) != 0) {
       failed_ = true;
       errno_ = errno;
     }
   }
-  buf_.clear();
+  len_ = 0;
 }
 
 void Out::put_double(double d) {
@@ -54,13 +54,12 @@ void Out::put_double(double d) {
 
 void Out::put_hex(const uint8_t* p, size_t n) {
   static const char kHex[] = "0123456789abcdef";
-  const size_t at = buf_.size();
-  buf_.resize(at + 2 * n);
-  char* o = buf_.data() + at;
+  char* o = room(2 * n);
   for (size_t i = 0; i < n; ++i) {
     o[2 * i] = kHex[p[i] >> 4];
     o[2 * i + 1] = kHex[p[i] & 15];
   }
+  len_ += 2 * n;
 }
 
 void Out::put_ipv4(uint32_t a) {
@@ -144,10 +143,10 @@ size_t utf8_len(const uint8_t* p, size_t n) {
 
 void Out::put_json_string(const uint8_t* p, size_t n) {
   static const char kHex[] = "0123456789abcdef";
-  buf_.push_back('"');
+  put('"');
   size_t run = 0;   // bytes copied as they are, pending
   auto copy_run = [&](size_t i) {
-    buf_.append(reinterpret_cast<const char*>(p + i - run), run);
+    put(std::string_view(reinterpret_cast<const char*>(p + i - run), run));
     run = 0;
   };
   for (size_t i = 0; i < n;) {
@@ -165,28 +164,28 @@ void Out::put_json_string(const uint8_t* p, size_t n) {
         continue;
       }
       copy_run(i);
-      buf_.append("\\ufffd");
+      put("\\ufffd");
       ++i;
       continue;
     }
     copy_run(i);
     switch (c) {
-      case '"': buf_.append("\\\""); break;
-      case '\\': buf_.append("\\\\"); break;
-      case '\n': buf_.append("\\n"); break;
-      case '\t': buf_.append("\\t"); break;
-      case '\r': buf_.append("\\r"); break;
-      case '\b': buf_.append("\\b"); break;
-      case '\f': buf_.append("\\f"); break;
-      default:
-        buf_.append("\\u00");
-        buf_.push_back(kHex[c >> 4]);
-        buf_.push_back(kHex[c & 15]);
+      case '"': put("\\\""); break;
+      case '\\': put("\\\\"); break;
+      case '\n': put("\\n"); break;
+      case '\t': put("\\t"); break;
+      case '\r': put("\\r"); break;
+      case '\b': put("\\b"); break;
+      case '\f': put("\\f"); break;
+      default: {
+        const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        put(std::string_view(u, 6));
+      }
     }
     ++i;
   }
   copy_run(n);
-  buf_.push_back('"');
+  put('"');
 }
 
 void Out::put_logfmt_string(const uint8_t* p, size_t n) {
@@ -195,7 +194,7 @@ void Out::put_logfmt_string(const uint8_t* p, size_t n) {
     quote = p[i] <= ' ' || p[i] == '=' || p[i] == '"' || p[i] == '\\' || p[i] == 0x7f;
   }
   if (quote) return put_json_string(p, n);
-  buf_.append(reinterpret_cast<const char*>(p), n);
+  put(std::string_view(reinterpret_cast<const char*>(p), n));
 }
 
 bool is_address_field(std::string_view name) {

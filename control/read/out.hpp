@@ -3,9 +3,11 @@
 // addresses, hex, JSON and logfmt strings).
 #pragma once
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -15,14 +17,21 @@ class Out {
  public:
   // `f` null: output is kept until flush() and then dropped (the fuzzer).
   explicit Out(std::FILE* f) : f_(f) {
-    if (f_) buf_.reserve(kFlushAt + 4096);
+    if (f_) buf_.resize(kFlushAt + 4096);
   }
   ~Out() { flush(); }
   Out(const Out&) = delete;
   Out& operator=(const Out&) = delete;
 
-  void put(std::string_view s) { buf_.append(s); }
-  void put(char c) { buf_.push_back(c); }
+  void put(std::string_view s) {
+    char* o = room(s.size());
+    std::memcpy(o, s.data(), s.size());
+    len_ += s.size();
+  }
+  void put(char c) {
+    *room(1) = c;
+    ++len_;
+  }
   void put_int(int64_t v) {
     char t[24];
     put(std::string_view(t, static_cast<size_t>(std::to_chars(t, t + sizeof t, v).ptr - t)));
@@ -51,19 +60,26 @@ class Out {
 
   // Writes out what is buffered once there is a lot of it.
   void maybe_flush() {
-    if (buf_.size() >= kFlushAt) flush();
+    if (len_ >= kFlushAt) flush();
   }
   void flush();
   // A write failed (reported once at the end), and its errno.
   bool failed() const { return failed_; }
   int write_errno() const { return errno_; }
   // What is buffered (for tests without a FILE).
-  const std::string& buffered() const { return buf_; }
+  std::string_view buffered() const { return {buf_.data(), len_}; }
 
  private:
+  // Where n more bytes go (the caller then adds n to len_).
+  char* room(size_t n) {
+    if (buf_.size() - len_ < n) buf_.resize(std::max(2 * buf_.size(), len_ + n + 4096));
+    return buf_.data() + len_;
+  }
+
   static constexpr size_t kFlushAt = 1 << 20;
   std::FILE* f_;
-  std::string buf_;
+  std::string buf_;   // its first len_ bytes are the output
+  size_t len_ = 0;
   bool failed_ = false;
   int errno_ = 0;
 };

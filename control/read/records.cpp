@@ -91,27 +91,33 @@ class RecordPrinter : public Printer {
   void begin_file(const std::string&, AvroCodec, const RecordDecoder& dec) override {
     dec_ = &dec;
     address_.assign(dec.fields(), false);
-    for (size_t k = 0; k < dec.fields(); ++k) address_[k] = is_address_field(dec.field_name(k));
+    prefix_.assign(dec.fields(), std::string());
+    // What goes before each value: `{"name":` / `,"name":`, or `name=` / ` name=`.
+    Out o(nullptr);
+    for (size_t k = 0; k < dec.fields(); ++k) {
+      const std::string& name = dec.field_name(k);
+      address_[k] = is_address_field(name);
+      if (k) o.put(json_ ? ',' : ' ');
+      if (json_ && dec.is_record()) {
+        if (!k) o.put('{');
+        o.put_json_string(reinterpret_cast<const uint8_t*>(name.data()), name.size());
+        o.put(':');
+      } else if (!json_) {
+        o.put(name);
+        o.put('=');
+      }
+      prefix_[k] = o.buffered();
+      o.flush();
+    }
   }
 
   void record(const AvroValue* v) override {
     const RecordDecoder& dec = *dec_;
-    const bool object = json_ && dec.is_record();
-    if (object) out_.put('{');
     for (size_t k = 0; k < dec.fields(); ++k) {
-      if (k) out_.put(json_ ? ',' : ' ');
-      const std::string& name = dec.field_name(k);
-      if (object) {
-        out_.put_json_string(reinterpret_cast<const uint8_t*>(name.data()), name.size());
-        out_.put(':');
-      } else if (!json_) {
-        out_.put(name);
-        out_.put('=');
-      }
+      out_.put(prefix_[k]);
       put_value(out_, dec, v[k], json_, address_[k]);
     }
-    if (object) out_.put('}');
-    out_.put('\n');
+    out_.put(json_ && dec.is_record() ? "}\n" : "\n");
     out_.maybe_flush();
   }
 
@@ -122,6 +128,7 @@ class RecordPrinter : public Printer {
   bool json_;
   const RecordDecoder* dec_ = nullptr;
   std::vector<bool> address_;
+  std::vector<std::string> prefix_;
 };
 
 }  // namespace
