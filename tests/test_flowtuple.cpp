@@ -660,6 +660,9 @@ TEST(FlowtupleOptions, AvrooutputSetsTheStreamCodecOrNoFile) {
   EXPECT_EQ(ft_opts("avrooutput: snappy").stream_options().codec, AvroCodec::snappy);
   EXPECT_EQ(ft_opts("avrooutput: SNAPPY").stream_options().codec, AvroCodec::snappy);
   EXPECT_EQ(ft_opts("usesnappy: yes").stream_options().codec, AvroCodec::snappy);
+  EXPECT_TRUE(ft_opts("avrooutput: deflate").config_warnings().empty());
+  EXPECT_TRUE(any_contains(ft_opts("avrooutput: snappy").config_warnings(), "read only deflate"));
+  EXPECT_TRUE(any_contains(ft_opts("usesnappy: yes").config_warnings(), "writes snappy files"));
   EXPECT_FALSE(ft_opts("usesnappy: no").stream_options().codec.has_value());
   {
     auto p = ft_opts("avrooutput: snappy\nipv6: yes");

@@ -331,6 +331,12 @@ FlowtuplePlugin::FlowtuplePlugin(const YAML::Node& options, const std::string& p
     }
     if (*v) stream_options_.codec = AvroCodec::snappy;
   }
+  if (stream_options_.codec && *stream_options_.codec != AvroCodec::deflate) {
+    const char* key = options["usesnappy"].IsDefined() ? "usesnappy" : "avrooutput";
+    warnings_.push_back(p + "." + key + " (line " + line(key) + "): writes " +
+                        (*stream_options_.codec == AvroCodec::snappy ? "snappy" : "non-deflate") +
+                        " files: corsaro3 readers (pyavro-stardust) read only deflate files");
+  }
   if (auto v = get_onoff(options, p, "sorttuples"); v && !*v) {
     warnings_.push_back(p + ".sorttuples (line " + line("sorttuples") +
                         "): no: the output is sorted anyway (in corsaro3's order), so that it is the same "
