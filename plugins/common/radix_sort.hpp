@@ -197,9 +197,12 @@ void radix_sort(Slot* a, size_t n, Slot* scratch) {
 // Ranges at least this long are split for a TaskRunner.
 inline constexpr size_t kRadixParallelMin = size_t{1} << 16;
 
-// radix_sort() whose first pass runs on the caller, then the 256 ranges it
-// made are sorted as tasks of `runner` (several at once). Without a runner,
-// or for short ranges, radix_sort() with a scratch of the caller's thread.
+// radix_sort() whose first passes run on the caller, then the ranges they
+// made are sorted as tasks of `runner` (several at once). The caller splits
+// again every range longer than 1/32 of the input (and kRadixParallelMin):
+// a leading key byte with few values (a protocol, a TTL) makes a few big
+// buckets, which would leave the other threads idle. Without a runner, or
+// for short ranges, radix_sort() with a scratch of the caller's thread.
 template <RadixSortable Slot>
 void radix_sort_parallel(Slot* a, size_t n, TaskRunner* runner) {
   if (n < 2) return;
@@ -207,13 +210,31 @@ void radix_sort_parallel(Slot* a, size_t n, TaskRunner* runner) {
     radix_sort(a, n, radix_detail::thread_scratch<Slot>());
     return;
   }
-  size_t count[256];
-  const unsigned d = radix_detail::partition_in_place(a, n, common_prefix_bytes(a, n), count);
-  if (d >= radix_detail::kKeyBytes<Slot>) return;
-  size_t start[256];
-  for (size_t b = 0, off = 0; b < 256; off += count[b], ++b) start[b] = off;
-  runner->run(256, [&](size_t b) {
-    if (count[b] > 1) radix_detail::sort_in_place(a + start[b], count[b], d + 1, radix_detail::thread_scratch<Slot>());
+  struct Range {
+    Slot* a;
+    size_t n;
+    unsigned d;   // the first key byte not known to be equal across the range
+  };
+  const size_t limit = std::max(kRadixParallelMin, n / 32);
+  std::vector<Range> split{{a, n, common_prefix_bytes(a, n)}};
+  std::vector<Range> tasks;
+  while (!split.empty()) {
+    const Range r = split.back();
+    split.pop_back();
+    if (r.n <= limit) {
+      tasks.push_back(r);
+      continue;
+    }
+    size_t count[256];
+    const unsigned d = radix_detail::partition_in_place(r.a, r.n, r.d, count);
+    if (d >= radix_detail::kKeyBytes<Slot>) continue;   // all keys equal
+    size_t off = 0;
+    for (unsigned b = 0; b < 256; off += count[b], ++b) {
+      if (count[b] > 1) split.push_back({r.a + off, count[b], d + 1});
+    }
+  }
+  runner->run(tasks.size(), [&](size_t i) {
+    radix_detail::sort_in_place(tasks[i].a, tasks[i].n, tasks[i].d, radix_detail::thread_scratch<Slot>());
   });
 }
 
