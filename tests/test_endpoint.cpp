@@ -96,7 +96,8 @@ Exposition parse_exposition(const std::string& text) {
       ++i;
       while (i < line.size() && line[i] != '}') {
         const size_t eq = line.find('=', i);
-        names += (names.empty() ? "" : ",") + line.substr(i, eq - i);
+        if (!names.empty()) names += ',';
+        names.append(line, i, eq - i);
         i = eq + 2;  // past ="
         while (i < line.size() && line[i] != '"') i += line[i] == '\\' ? 2 : 1;
         ++i;  // past the closing quote

@@ -84,7 +84,8 @@ class FifoWriter {
   explicit FifoWriter(const std::filesystem::path& fifo);  // makes the FIFO
   ~FifoWriter();
   bool open_when_read();
-  // Writes bytes [from, to) of `file` (to past the end: up to the end).
+  // Writes bytes [from, to) of `file` (to past the end: up to the end);
+  // false once the reader is gone for good.
   bool write_part(const std::filesystem::path& file, size_t from, size_t to);
   void close();
 
