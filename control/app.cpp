@@ -3,7 +3,6 @@
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include "control/log.hpp"
 #include "control/metrics.hpp"
 #include "control/outputs.hpp"
+#include "control/signals.hpp"
 #include "dataplane/runtime.hpp"
 #include "hw/dpdk_source.hpp"
 #include "hw/source.hpp"
@@ -137,33 +137,38 @@ void register_dpdk_metrics(MetricsRegistry& reg, const DpdkContext& dpdk) {
     for (size_t p = 0; p < dpdk.ports(); ++p) {
       const std::string port = dpdk.port_name(p);
       for (uint16_t q = 0; q < dpdk.queues(p); ++q) {
-        w.counter("privateer_rx_packets_total", "Packets received, per port and queue", dpdk.queue_stat_packets(p, q),
-                  {{"port", port}, {"queue", std::to_string(q)}});
+        w.counter("privateer_nic_rx_packets_total", "Packets a DPDK rx queue delivered, per port and queue",
+                  dpdk.queue_stat_packets(p, q), {{"port", port}, {"queue", std::to_string(q)}});
       }
       const DpdkPortStats st = dpdk.port_stats(p);
       w.counter("privateer_rx_port_packets_total", "Packets the port received (NIC counter)", st.ipackets, {{"port", port}});
       w.counter("privateer_rx_port_bytes_total", "Bytes the port received (NIC counter)", st.ibytes, {{"port", port}});
-      const char* help = "Packets lost before analysis, per port and reason (queue 'all': the NIC counts per port)";
-      w.counter("privateer_rx_dropped_packets_total", help, st.imissed, {{"port", port}, {"queue", "all"}, {"reason", "imissed"}});
-      w.counter("privateer_rx_dropped_packets_total", help, st.rx_nombuf, {{"port", port}, {"queue", "all"}, {"reason", "no_mbuf"}});
-      w.counter("privateer_rx_dropped_packets_total", help, st.ierrors, {{"port", port}, {"queue", "all"}, {"reason", "rx_error"}});
+      const char* help = "Packets the port lost before analysis, by reason (NIC counters)";
+      w.counter("privateer_rx_dropped_packets_total", help, st.imissed, {{"port", port}, {"reason", "imissed"}});
+      w.counter("privateer_rx_dropped_packets_total", help, st.rx_nombuf, {{"port", port}, {"reason", "no_mbuf"}});
+      w.counter("privateer_rx_dropped_packets_total", help, st.ierrors, {{"port", port}, {"reason", "rx_error"}});
     }
   });
 }
 
-void register_metrics(MetricsRegistry& reg, const std::string& source_name, const Runtime& rt,
+// `files`: the source has input progress (files, libtrace; not DPDK ports).
+void register_metrics(MetricsRegistry& reg, const std::string& source_name, bool files, const Runtime& rt,
                       const std::vector<std::unique_ptr<Plugin>>& plugins, const Merger& merger,
                       const OutputManager& outputs) {
-  reg.add([&rt, source_name](MetricsWriter& w) {
+  reg.add(write_process_metrics);
+  reg.add([&rt, source_name, files](MetricsWriter& w) {
     const DispatcherCounters& d = rt.dispatcher_counters();
     const MetricLabels src{{"source", source_name}};
     w.gauge("privateer_build_info", "Build information", 1, {{"version", PRIVATEER_VERSION}});
-    if (!source_name.empty()) {  // DPDK ports report these per port and queue instead
-      w.counter("privateer_rx_packets_total", "Packets read from the capture source", d.packets.load(), src);
-      w.counter("privateer_rx_bytes_total", "Wire bytes of the packets read from the capture source", d.bytes.load(), src);
+    w.counter("privateer_rx_packets_total", "Packets read from the capture source (all DPDK queues together)",
+              d.packets.load(), src);
+    w.counter("privateer_rx_bytes_total", "Wire bytes of the packets read from the capture source", d.bytes.load(), src);
+    if (files) {
+      w.counter("privateer_source_read_bytes_total", "Bytes of the input files consumed so far",
+                d.source_bytes_read.load(), src);
+      w.gauge("privateer_source_size_bytes", "Total bytes of the input files (0 where unknown)",
+              d.source_bytes_total.load(), src);
     }
-    w.gauge("privateer_source_read_bytes", "Bytes of the input files consumed so far", d.source_bytes_read.load(), src);
-    w.gauge("privateer_source_size_bytes", "Total bytes of the input files (0 where unknown)", d.source_bytes_total.load(), src);
     for (size_t e = 1; e < kDecodeErrorCount; ++e) {
       w.counter("privateer_decode_errors_total", "Packets that could not be decoded completely, by reason",
                 d.decode_errors[e].load(), {{"reason", decode_error_name(static_cast<DecodeError>(e))}});
@@ -218,6 +223,32 @@ void register_metrics(MetricsRegistry& reg, const std::string& source_name, cons
   });
 }
 
+// SIGUSR1: the main counters, as two log lines.
+void log_counters(const std::string& source_name, const Runtime& rt, const Merger& merger,
+                  const OutputManager& outputs) {
+  const DispatcherCounters& d = rt.dispatcher_counters();
+  std::ostringstream a;
+  a << "counters: " << d.packets.load() << " packets (" << d.bytes.load() << " bytes) read from " << source_name
+    << "; per worker:";
+  uint64_t drops = 0;
+  for (unsigned w = 0; w < rt.workers(); ++w) {
+    a << " " << w << "=" << rt.worker_counters(w).packets.load();
+    drops += rt.worker_counters(w).ring_drops.load();
+  }
+  if (drops) a << " (" << drops << " dropped, rings full)";
+  a << "; intervals: " << merger.intervals() << " written (" << merger.partial_intervals() << " partial), "
+    << merger.pending() << " waiting to be merged";
+  log_info(a.str());
+  std::ostringstream b;
+  b << "counters: output";
+  const char* sep = " ";
+  for (const auto& s : outputs.streams()) {
+    b << sep << s->stream() << " " << s->records() << " records in " << s->files() << " completed file(s)";
+    sep = ", ";
+  }
+  log_info(b.str());
+}
+
 }  // namespace
 
 // Switches to `user` (its group and supplementary groups too) for good.
@@ -233,13 +264,8 @@ void drop_privileges(const std::string& user) {
 }
 
 int run_appliance(const Config& cfg, const RunOptions& opt) {
-  // Signals are taken synchronously by this (control) thread; every thread
-  // started below inherits the blocked mask.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  // Before any other thread: they all inherit its blocked signal mask.
+  SignalWatcher signals;
 
   std::vector<std::unique_ptr<Plugin>> plugins;
   for (const auto& spec : cfg.plugins) {
@@ -329,13 +355,25 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     MetricsRegistry& reg;
     ~CloseOnExit() { reg.close(); }
   } close_registry{*registry};
-  register_metrics(*registry, dpdk ? "" : source_name, rt, plugins, merger, outputs);
+  register_metrics(*registry, source_name, !dpdk, rt, plugins, merger, outputs);
   if (dpdk) register_dpdk_metrics(*registry, *dpdk);
   std::unique_ptr<MetricsEndpoint> endpoint;
   if (cfg.prometheus.enabled) {
-    endpoint = std::make_unique<MetricsEndpoint>(cfg.prometheus.listen, registry);
-    const std::string host = cfg.prometheus.listen.substr(0, cfg.prometheus.listen.rfind(':'));
-    log_info("metrics on http://" + host + ":" + std::to_string(endpoint->port()) + "/metrics");
+    try {
+      endpoint = std::make_unique<MetricsEndpoint>(cfg.prometheus.listen, registry);
+      const std::string host = cfg.prometheus.listen.substr(0, cfg.prometheus.listen.rfind(':'));
+      log_info("metrics on http://" + host + ":" + std::to_string(endpoint->port()) + "/metrics");
+    } catch (const std::runtime_error& e) {
+      // A live capture is watched through its endpoint: it does not start
+      // without it. File runs are often many at once on one config (one
+      // process per file): the endpoint is a convenience there.
+      if (ro.live) {
+        throw ConfigError("prometheus.listen", cfg.prometheus.listen_line,
+                          std::string(e.what()) + " (a live capture does not start without its metrics endpoint)");
+      }
+      log_warning(std::string(e.what()) + " Reading the file(s) without a metrics endpoint (prometheus.listen " +
+                  "with port 0 picks a free port)");
+    }
   }
 
   // Ports, input files and the endpoint are open: root is not needed any more.
@@ -414,18 +452,19 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     merge_done.store(true, std::memory_order_release);
   });
 
-  bool stopped_by_signal = false;
+  // From here a stop signal closes the open interval as partial; the
+  // watcher lets go of rt, merger and outputs before they are destroyed.
+  struct ClearOnExit {
+    SignalWatcher& s;
+    ~ClearOnExit() { s.clear(); }
+  } clear_signals{signals};
+  signals.on_run([&rt] { rt.request_stop(); },
+                 [&source_name, &rt, &merger, &outputs] { log_counters(source_name, rt, merger, outputs); });
   int exit_status = 0;
   auto last_progress = Clock::now();
   const timespec tick{0, 50 * 1000 * 1000};  // 50 ms
   while (!merge_done.load(std::memory_order_acquire)) {
-    siginfo_t si;
-    if (sigtimedwait(&sigs, &si, &tick) > 0 && !stopped_by_signal) {
-      log_info(std::string("received ") + (si.si_signo == SIGINT ? "SIGINT" : "SIGTERM") +
-               ": closing the current interval as partial");
-      stopped_by_signal = true;
-      rt.request_stop();
-    }
+    nanosleep(&tick, nullptr);
     if (show_progress && seconds_since(last_progress) >= 0.5) {
       last_progress = Clock::now();
       const DispatcherCounters& d = rt.dispatcher_counters();
@@ -439,6 +478,7 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     }
   }
   merge_thread.join();
+  const bool stopped_by_signal = signals.stop_signal() != 0;
   try {
     rt.join();
     if (merge_error) std::rethrow_exception(merge_error);
@@ -497,9 +537,7 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
 
   if (endpoint && opt.hold_metrics_seconds > 0 && !stopped_by_signal) {
     log_info("input done; serving metrics for " + std::to_string(opt.hold_metrics_seconds) + " s more");
-    const timespec hold{static_cast<time_t>(opt.hold_metrics_seconds), 0};
-    siginfo_t si;
-    sigtimedwait(&sigs, &si, &hold);
+    signals.wait_for_stop(opt.hold_metrics_seconds);
   }
   return exit_status;
 }

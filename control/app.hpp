@@ -13,7 +13,8 @@ struct RunOptions {
   unsigned hold_metrics_seconds = 0;
 };
 
-// Runs the appliance until the input ends or SIGINT/SIGTERM arrives.
+// Runs the appliance until the input ends or SIGINT/SIGTERM arrives;
+// SIGHUP reopens the log file, SIGUSR1 logs the counters.
 // Returns the process exit status. Throws ConfigError / SourceError at start.
 int run_appliance(const Config& cfg, const RunOptions& opt);
 

@@ -354,6 +354,7 @@ void parse_prometheus(const YAML::Node& root, Config& cfg) {
   if (auto v = get_opt<std::string>(p, "prometheus", "listen")) {
     check_listen(*v, line_of(p, "listen"));
     cfg.prometheus.listen = *v;
+    cfg.prometheus.listen_line = line_of(p, "listen");
   }
 }
 

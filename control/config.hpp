@@ -89,6 +89,7 @@ struct Config {
   struct Prometheus {
     bool enabled = true;
     std::string listen = "127.0.0.1:9761";  // host:port or [v6]:port; port 0: any free port
+    int listen_line = 0;                    // line of `listen`, 0 when not given
   } prometheus;
   AvroOutputSettings output;                // codec, levels, block size, output threads
   ProgressMode progress = ProgressMode::auto_detect;

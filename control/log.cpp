@@ -3,8 +3,10 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <mutex>
 #include <stdexcept>
@@ -16,6 +18,7 @@ std::mutex g_mu;
 LogTarget g_target = LogTarget::terminal;
 LogLevel g_min = LogLevel::info;
 FILE* g_file = nullptr;
+std::string g_path;
 
 const char* level_name(LogLevel l) {
   switch (l) {
@@ -48,6 +51,7 @@ void log_open(LogTarget target, const std::string& path, LogLevel min_level) {
   if (target == LogTarget::file) {
     g_file = std::fopen(path.c_str(), "a");
     if (!g_file) throw std::runtime_error("cannot open log file '" + path + "'");
+    g_path = path;
   } else if (target == LogTarget::syslog) {
     openlog("privateer", LOG_PID, LOG_DAEMON);
   }
@@ -61,6 +65,25 @@ void log_close() {
   g_file = nullptr;
   if (g_target == LogTarget::syslog) closelog();
   g_target = LogTarget::disabled;
+}
+
+bool log_reopen(std::string* error) {
+  error->clear();
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (g_target != LogTarget::file) return false;
+  FILE* f = std::fopen(g_path.c_str(), "a");
+  if (!f) {
+    *error = "cannot open log file '" + g_path + "': " + std::strerror(errno);
+    return false;
+  }
+  std::fclose(g_file);
+  g_file = f;
+  return true;
+}
+
+LogTarget log_target() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  return g_target;
 }
 
 bool log_is_terminal() { return g_target == LogTarget::terminal && isatty(STDERR_FILENO); }

@@ -31,7 +31,11 @@ void usage(FILE* out) {
                "      --hold-metrics SEC  after the input ends, keep serving metrics for SEC\n"
                "                          seconds (or until SIGINT/SIGTERM)\n"
                "  -h, --help              this help\n"
-               "  -V, --version           print the version\n");
+               "  -V, --version           print the version\n"
+               "\n"
+               "Signals: SIGINT/SIGTERM end the run (the open interval is written as\n"
+               "partial; a second one exits at once), SIGHUP reopens the log file (-l file),\n"
+               "SIGUSR1 logs the counters.\n");
 }
 
 }  // namespace

@@ -2,14 +2,20 @@
 
 #include <dirent.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <prometheus/exposer.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <set>
+#include <sstream>
 #include <stdexcept>
+#include <string>
 
 namespace privateer {
 
@@ -122,6 +128,45 @@ std::vector<int> tcp_sockets_on(const std::set<int>& fds, const std::vector<int>
 }
 
 }  // namespace
+
+void write_process_metrics(MetricsWriter& w) {
+  // /proc/self/stat: the fields after the command name (in parentheses, and
+  // free to hold spaces and parentheses itself) start with field 3, state.
+  std::string stat;
+  {
+    std::ifstream in("/proc/self/stat");  // closed before the fds are counted
+    stat.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const size_t paren = stat.rfind(')');
+  std::vector<std::string> f;  // f[i] is field i + 3 of proc(5)
+  if (paren != std::string::npos) {
+    std::istringstream in(stat.substr(paren + 1));
+    for (std::string t; in >> t;) f.push_back(t);
+  }
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  if (f.size() > 21 && tick > 0) {
+    const double utime = std::strtod(f[11].c_str(), nullptr), stime = std::strtod(f[12].c_str(), nullptr);
+    w.counter("process_cpu_seconds_total", "User and system CPU time spent in seconds", (utime + stime) / tick);
+    // Start time in ticks after boot; boot time from /proc/stat's btime.
+    std::ifstream sys("/proc/stat");
+    for (std::string line; std::getline(sys, line);) {
+      if (line.rfind("btime ", 0) == 0) {
+        w.gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds",
+                std::strtod(line.c_str() + 6, nullptr) + std::strtod(f[19].c_str(), nullptr) / tick);
+        break;
+      }
+    }
+    w.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes", std::strtod(f[20].c_str(), nullptr));
+    w.gauge("process_resident_memory_bytes", "Resident memory size in bytes",
+            std::strtod(f[21].c_str(), nullptr) * static_cast<double>(sysconf(_SC_PAGESIZE)));
+  }
+  const std::set<int> fds = open_fds();
+  if (!fds.empty()) w.gauge("process_open_fds", "Number of open file descriptors", static_cast<double>(fds.size()));
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0) {
+    w.gauge("process_max_fds", "Maximum number of open file descriptors", static_cast<double>(lim.rlim_cur));
+  }
+}
 
 MetricsEndpoint::MetricsEndpoint(const std::string& listen, std::shared_ptr<MetricsRegistry> registry)
     : registry_(std::move(registry)) {

@@ -32,6 +32,11 @@ class MetricsWriter {
   std::vector<prometheus::MetricFamily> families_;
 };
 
+// The Prometheus client conventions' process_* metrics from procfs (start
+// time, CPU seconds, resident and virtual memory, open and maximum fds); a
+// value procfs does not give is left out.
+void write_process_metrics(MetricsWriter& w);
+
 // A Collectable whose samples come from callbacks registered by the parts of
 // the appliance. Callbacks run on the endpoint's thread and must only read.
 class MetricsRegistry : public prometheus::Collectable {

@@ -271,7 +271,7 @@ scrape() {
   body=$(curl -sf --max-time 5 "http://127.0.0.1:$1/metrics") || return 1
   b=$EPOCHREALTIME
   awk -v t="$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.6f", (a + b) / 2 }')" '
-    /^privateer_rx_packets_total\{.*port=/          { rx += $NF }
+    /^privateer_nic_rx_packets_total\{/             { rx += $NF }
     /^privateer_worker_packets_total\{/             { wk += $NF }
     /^privateer_rx_dropped_packets_total\{.*reason="imissed"/  { im += $NF }
     /^privateer_rx_dropped_packets_total\{.*reason="no_mbuf"/  { nm += $NF }

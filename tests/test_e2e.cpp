@@ -603,7 +603,7 @@ void live_veth_replay(const std::string& source_yaml) {
   auto rx_packets = [&] {
     std::string m;
     run_stdout(in_ns + "curl -s http://127.0.0.1:9761/metrics", &m);
-    // Summed over the samples (one per queue for DPDK ports).
+    // One sample, {source}, for libtrace and DPDK alike (summed all the same).
     const std::regex re("privateer_rx_packets_total\\{[^}]*\\} ([0-9.e+]+)");
     double sum = -1;
     for (std::sregex_iterator it(m.begin(), m.end(), re), end; it != end; ++it) sum = (sum < 0 ? 0 : sum) + std::stod((*it)[1]);
@@ -705,7 +705,7 @@ TEST_P(DpdkVdev, FlowtuplesMatchOracle) {
     run_stdout("curl -s http://127.0.0.1:" + std::to_string(mport) + "/metrics", &m);
     double sum = 0;
     bool any = false;
-    const std::regex re("privateer_rx_packets_total\\{[^}]*queue=\"[0-9]+\"[^}]*\\} ([0-9.e+]+)");
+    const std::regex re("privateer_nic_rx_packets_total\\{[^}]*queue=\"[0-9]+\"[^}]*\\} ([0-9.e+]+)");
     for (std::sregex_iterator it(m.begin(), m.end(), re), end; it != end; ++it) {
       sum += std::stod((*it)[1]);
       any = true;

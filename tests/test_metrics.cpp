@@ -10,12 +10,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <ctime>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "control/metrics.hpp"
+#include "tests/test_support.hpp"
 
 using namespace privateer;
 
@@ -83,7 +90,54 @@ double seconds_to_destroy(std::unique_ptr<MetricsEndpoint>& ep) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// The process_* metrics of this process, by name.
+std::map<std::string, double> process_metrics() {
+  MetricsWriter w;
+  write_process_metrics(w);
+  std::map<std::string, double> m;
+  for (const auto& f : w.take()) {
+    const auto& c = f.metric.at(0);
+    m[f.name] = f.type == prometheus::MetricType::Counter ? c.counter.value : c.gauge.value;
+  }
+  return m;
+}
+
+// One ps(1) field of this process, as a number.
+double ps_field(const std::string& field) {
+  std::string out;
+  EXPECT_EQ(privateer::test::run_stdout("ps -o " + field + "= -p " + std::to_string(getpid()), &out), 0);
+  return std::stod(out);
+}
+
 }  // namespace
+
+// process_* against ps(1) and the shell's ulimit, read a moment apart.
+TEST(ProcessMetrics, AgreeWithPs) {
+  // Some CPU time and memory to see.
+  std::vector<char> touched(32 << 20, 1);
+  volatile double x = 0;
+  for (int i = 0; i < 20000000; ++i) x = x + std::sqrt(static_cast<double>(i));
+  const auto m = process_metrics();
+  for (const char* name : {"process_start_time_seconds", "process_cpu_seconds_total", "process_resident_memory_bytes",
+                           "process_virtual_memory_bytes", "process_open_fds", "process_max_fds"}) {
+    ASSERT_TRUE(m.count(name)) << name;
+  }
+  const double rss = ps_field("rss") * 1024, vsz = ps_field("vsz") * 1024;
+  EXPECT_NEAR(m.at("process_resident_memory_bytes"), rss, 0.1 * rss);
+  EXPECT_NEAR(m.at("process_virtual_memory_bytes"), vsz, 0.05 * vsz);
+  EXPECT_NEAR(m.at("process_start_time_seconds"), static_cast<double>(std::time(nullptr)) - ps_field("etimes"), 2);
+  EXPECT_NEAR(m.at("process_cpu_seconds_total"), ps_field("times"), 1.5);
+  EXPECT_GT(m.at("process_cpu_seconds_total"), 0);
+  std::string limit;
+  ASSERT_EQ(privateer::test::run_stdout("ulimit -n", &limit), 0);
+  EXPECT_EQ(m.at("process_max_fds"), std::stod(limit));
+  // One more open file, one more fd.
+  const int fd = open("/dev/null", O_RDONLY);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(process_metrics().at("process_open_fds"), m.at("process_open_fds") + 1);
+  close(fd);
+  EXPECT_EQ(touched[12345], 1);
+}
 
 TEST(MetricsRegistry, CloseDropsSamplers) {
   std::atomic<int> calls{0};

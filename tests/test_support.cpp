@@ -1,12 +1,20 @@
 #include "tests/test_support.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <thread>
 
 namespace privateer::test {
 
@@ -97,6 +105,126 @@ std::string read_file(const std::filesystem::path& p) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::string quote(const std::filesystem::path& p) {
+  std::string s(1, '\'');  // (not "'" + ...: GCC 12 warns of a false -Wrestrict there)
+  s += p.string();
+  s += '\'';
+  return s;
+}
+
+bool wait_until(const std::function<bool()>& done, double seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  for (;;) {
+    if (done()) return true;
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+BackgroundRun::BackgroundRun(const std::vector<std::string>& args, const std::filesystem::path& output,
+                             const std::filesystem::path& cwd) {
+  const std::string bin = privateer_bin().string();
+  std::vector<char*> argv{const_cast<char*>(bin.c_str())};
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || (!cwd.empty() && chdir(cwd.c_str()) != 0)) _exit(127);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    // The test may have SIGPIPE ignored (FifoWriter): the run gets the default.
+    ::signal(SIGPIPE, SIG_DFL);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+}
+
+BackgroundRun::~BackgroundRun() {
+  if (running()) {
+    ::kill(pid_, SIGKILL);
+    wait(10);
+  }
+}
+
+void BackgroundRun::signal(int signo) const { ::kill(pid_, signo); }
+
+bool BackgroundRun::running() {
+  if (status_ >= 0) return false;
+  int st = 0;
+  if (waitpid(pid_, &st, WNOHANG) != pid_) return true;
+  status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return false;
+}
+
+int BackgroundRun::wait(double seconds) {
+  wait_until([this] { return !running(); }, seconds);
+  return status_;
+}
+
+FifoWriter::FifoWriter(const std::filesystem::path& fifo) : path_(fifo) {
+  if (mkfifo(fifo.c_str(), 0600) != 0) throw std::runtime_error("mkfifo " + fifo.string() + " failed");
+}
+
+FifoWriter::~FifoWriter() { close(); }
+
+bool FifoWriter::open_when_read() {
+  ::signal(SIGPIPE, SIG_IGN);
+  // Without a reader a non-blocking open fails with ENXIO.
+  return wait_until([this] { return (fd_ = ::open(path_.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC)) >= 0; }, 30) &&
+         fcntl(fd_, F_SETFL, 0) == 0;
+}
+
+bool FifoWriter::write_part(const std::filesystem::path& file, size_t from, size_t to) {
+  const std::string data = read_file(file);
+  to = std::min(to, data.size());
+  // privateer opens the FIFO, closes it and opens it again (through
+  // wandio): between the two there is no reader and a write fails with EPIPE
+  // (what was written before stays in the pipe). Retry for up to 10 s.
+  int no_reader = 0;
+  for (size_t off = from; off < to;) {
+    const ssize_t n = ::write(fd_, data.data() + off, to - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EPIPE && ++no_reader < 1000) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      continue;
+    }
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+void FifoWriter::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+uint64_t capture_packets(const std::filesystem::path& capture) {
+  std::string out;
+  if (run_stdout("capinfos -M -c " + quote(capture), &out) != 0) return 0;
+  const size_t at = out.find("Number of packets:");
+  return at == std::string::npos ? 0 : std::stoull(out.substr(at + 18));
+}
+
+uint64_t flowtuple_packets(const std::filesystem::path& dir) {
+  uint64_t sum = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("flowtuple-", 0) != 0 || e.path().extension() != ".avro") continue;
+    std::string out;
+    if (run_stdout("avrocat " + quote(e.path()), &out) != 0) {
+      throw std::runtime_error("avrocat failed on " + e.path().string());
+    }
+    const std::string key = "\"packet_cnt\": ";
+    for (size_t at = out.find(key); at != std::string::npos; at = out.find(key, at + 1)) {
+      sum += std::strtoull(out.c_str() + at + key.size(), nullptr, 10);
+    }
+  }
+  return sum;
 }
 
 }  // namespace privateer::test

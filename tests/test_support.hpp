@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -45,6 +46,60 @@ std::vector<std::string> lines_of(const std::string& s);
 
 // Reads a whole file.
 std::string read_file(const std::filesystem::path& p);
+
+// A path quoted for the shell (single quotes; the tests' paths have none).
+std::string quote(const std::filesystem::path& p);
+
+// Polls `done` every 20 ms for up to `seconds`; true once it holds.
+bool wait_until(const std::function<bool()>& done, double seconds);
+
+// The privateer binary running in the background with `args`, in directory
+// `cwd` (the test's own when empty), stdout and stderr into `output`.
+// Killed (SIGKILL) at the end of its scope if still running.
+class BackgroundRun {
+ public:
+  BackgroundRun(const std::vector<std::string>& args, const std::filesystem::path& output,
+                const std::filesystem::path& cwd = {});
+  ~BackgroundRun();
+  BackgroundRun(const BackgroundRun&) = delete;
+  BackgroundRun& operator=(const BackgroundRun&) = delete;
+  void signal(int signo) const;
+  bool running();
+  // Waits up to `seconds` for the exit: its status (128 + N when killed by
+  // signal N), or -1 when it still runs.
+  int wait(double seconds);
+  int pid() const { return pid_; }
+
+ private:
+  int pid_ = -1;
+  int status_ = -1;
+};
+
+// The writing end of a FIFO a run reads as its packet source: opened once
+// the reader has opened the FIFO (up to 30 s; false after that). SIGPIPE is
+// ignored in the test process from then on, so a reader that dies fails the
+// writes instead of killing the test.
+class FifoWriter {
+ public:
+  explicit FifoWriter(const std::filesystem::path& fifo);  // makes the FIFO
+  ~FifoWriter();
+  bool open_when_read();
+  // Writes bytes [from, to) of `file` (to past the end: up to the end);
+  // false once the reader is gone for good.
+  bool write_part(const std::filesystem::path& file, size_t from, size_t to);
+  void close();
+
+ private:
+  std::filesystem::path path_;
+  int fd_ = -1;
+};
+
+// Packets in a capture file, as capinfos (wireshark) counts them.
+uint64_t capture_packets(const std::filesystem::path& capture);
+
+// Sum of packet_cnt over the records of every complete flowtuple file
+// (flowtuple-*.avro, IPv4) in `dir`, read with avrocat (avro-c).
+uint64_t flowtuple_packets(const std::filesystem::path& dir);
 
 }  // namespace privateer::test
 
