@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dataplane/processor.hpp"
+#include "plugins/common/avro_codec.hpp"
 
 namespace privateer {
 
@@ -30,9 +31,6 @@ class AvroStream {
   virtual ~AvroStream() = default;
   virtual void append_encoded(const void* buf, size_t len) = 0;
 };
-
-// Avro container block codecs (control/avro/codec.hpp compresses them).
-enum class AvroCodec { null, deflate, snappy, zstandard };
 
 struct AvroStreamOptions {
   // Unset: the run's codec (config key output.avro_codec). A plugin sets it

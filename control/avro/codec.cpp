@@ -22,14 +22,6 @@ const char* codec_name(AvroCodec c) {
   return "null";
 }
 
-std::optional<AvroCodec> parse_codec(std::string_view name) {
-  if (name == "null") return AvroCodec::null;
-  if (name == "deflate") return AvroCodec::deflate;
-  if (name == "snappy") return AvroCodec::snappy;
-  if (name == "zstandard" || name == "zstd") return AvroCodec::zstandard;
-  return std::nullopt;
-}
-
 void check_levels(const CodecSettings& s) {
   if (s.deflate_level < kDeflateLevelMin || s.deflate_level > kDeflateLevelMax) {
     throw std::invalid_argument("deflate level " + std::to_string(s.deflate_level) + " out of range 0..3");

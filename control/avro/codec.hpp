@@ -14,11 +14,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <optional>
-#include <string_view>
 #include <vector>
 
-#include "plugins/plugin_api.hpp"   // AvroCodec
+#include "plugins/common/avro_codec.hpp"
 
 namespace privateer {
 
@@ -37,8 +35,6 @@ void check_levels(const CodecSettings& s);
 
 // The codec's name as written in the file's avro.codec metadata.
 const char* codec_name(AvroCodec c);
-// "null", "deflate", "snappy", "zstandard" (also "zstd"); nullopt otherwise.
-std::optional<AvroCodec> parse_codec(std::string_view name);
 
 // Compresses blocks for one thread at a time (it keeps per-codec state:
 // ISA-L level buffers, a zstd context), reusing its memory across calls.

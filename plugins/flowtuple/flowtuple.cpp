@@ -311,14 +311,8 @@ FlowtuplePlugin::FlowtuplePlugin(const YAML::Node& options, const std::string& p
       warnings_.push_back(p + ".avrooutput (line " + line("avrooutput") +
                           "): none: no flowtuple file is written (corsaro3 then publishes flowtuples to "
                           "Kafka, which is not built here)");
-    } else if (s == "deflate") {
-      stream_options_.codec = AvroCodec::deflate;
-    } else if (s == "snappy") {
-      stream_options_.codec = AvroCodec::snappy;
-    } else if (s == "zstandard" || s == "zstd") {
-      stream_options_.codec = AvroCodec::zstandard;
-    } else if (s == "null") {
-      stream_options_.codec = AvroCodec::null;
+    } else if (const auto c = parse_codec(s)) {
+      stream_options_.codec = *c;
     } else {
       throw ConfigError(join_key(p, "avrooutput"), yaml_line_safe(options["avrooutput"]),
                         "must be deflate, snappy or none (or zstandard, null), got '" + *v + "'");
