@@ -473,7 +473,11 @@ void parse_dpdk(const YAML::Node& root, Config& cfg) {
   const YAML::Node d = root["dpdk"];
   const bool wanted = cfg.packetsources.size() == 1 && cfg.packetsources[0] == "dpdk";
   if (!d.IsDefined() || d.IsNull()) {
-    if (wanted) throw ConfigError("dpdk", line_of(root, "packetsource"), "packetsource: dpdk needs a 'dpdk:' section with its ports");
+    if (wanted) {
+      // packetsource, or its older name inputuri (line_of would throw for an absent key).
+      throw ConfigError("dpdk", std::max(key_line(root, "packetsource"), key_line(root, "inputuri")),
+                        "packetsource: dpdk needs a 'dpdk:' section with its ports");
+    }
     return;
   }
   if (!wanted) {

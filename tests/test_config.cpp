@@ -738,6 +738,15 @@ TEST(Config, NullCodecUnquoted) {
   EXPECT_TRUE(c.warnings.empty());
 }
 
+// Found while writing the config fuzz harness (tests/fuzz/fuzz_config.cpp,
+// which reports it as an escaping YAML::InvalidNode): with packetsource's
+// older name inputuri, a missing dpdk: section gave an error naming no key
+// ("(file)": yaml-cpp's exception for the absent packetsource).
+TEST(ConfigErrors, DpdkSectionMissingUnderInputuri) {
+  expect_error("outtemplate: /o/%P-%s\ninputuri: dpdk\nplugins: [null]\n", "dpdk", 2);
+  expect_error("outtemplate: /o/%P-%s\nplugins: [null]\npacketsource: dpdk\n", "dpdk", 3);
+}
+
 }  // namespace
 }  // namespace privateer
 
