@@ -439,6 +439,16 @@ void check_template(const YAML::Node& root, Config& cfg) {
   if (template_has_monitor(t) && cfg.monitorid.empty()) {
     throw ConfigError("outtemplate", line, "uses %N but monitorid is not set");
   }
+  // A file of a longer name cannot be opened (corsaro3 cuts its names at
+  // 1023 bytes); refused before the checks below expand it a hundred times.
+  std::string plugin;
+  for (const auto& p : cfg.plugins) plugin = p.name.size() > plugin.size() ? p.name : plugin;
+  const std::string name = avro_file_name(expand_template(t, plugin, cfg.monitorid, 1577836800));
+  if (name.size() > kMaxPathBytes) {
+    throw ConfigError("outtemplate", line,
+                      "gives file names of " + std::to_string(name.size()) + " bytes ('" + name.substr(0, 40) +
+                          "...'), longer than a path can be (" + std::to_string(kMaxPathBytes) + ")");
+  }
   if (!template_has_plugin(t)) {
     cfg.warnings.push_back(at + "has no %P, so all outputs would share one file name: when a run writes more "
                            "than one output, the output's name is added: '" + avro_file_name(t, {"<output>"}) + "'");
