@@ -440,6 +440,16 @@ void check_template(const YAML::Node& root, Config& cfg) {
   if (template_has_monitor(t) && cfg.monitorid.empty()) {
     throw ConfigError("outtemplate", line, "uses %N but monitorid is not set");
   }
+  // A file of a longer name cannot be opened (corsaro3 cuts its names at
+  // 1023 bytes); refused before the checks below expand it a hundred times.
+  std::string plugin;
+  for (const auto& p : cfg.plugins) plugin = p.name.size() > plugin.size() ? p.name : plugin;
+  const std::string name = avro_file_name(expand_template(t, plugin, cfg.monitorid, 1577836800));
+  if (name.size() > kMaxPathBytes) {
+    throw ConfigError("outtemplate", line,
+                      "gives file names of " + std::to_string(name.size()) + " bytes ('" + name.substr(0, 40) +
+                          "...'), longer than a path can be (" + std::to_string(kMaxPathBytes) + ")");
+  }
   if (!template_has_plugin(t)) {
     cfg.warnings.push_back(at + "has no %P, so all outputs would share one file name: when a run writes more "
                            "than one output, the output's name is added: '" + avro_file_name(t, {"<output>"}) + "'");
@@ -474,7 +484,11 @@ void parse_dpdk(const YAML::Node& root, Config& cfg) {
   const YAML::Node d = root["dpdk"];
   const bool wanted = cfg.packetsources.size() == 1 && cfg.packetsources[0] == "dpdk";
   if (!d.IsDefined() || d.IsNull()) {
-    if (wanted) throw ConfigError("dpdk", line_of(root, "packetsource"), "packetsource: dpdk needs a 'dpdk:' section with its ports");
+    if (wanted) {
+      // packetsource, or its older name inputuri (line_of would throw for an absent key).
+      throw ConfigError("dpdk", std::max(key_line(root, "packetsource"), key_line(root, "inputuri")),
+                        "packetsource: dpdk needs a 'dpdk:' section with its ports");
+    }
     return;
   }
   if (!wanted) {
@@ -602,7 +616,13 @@ Config parse_config(const std::string& yaml_text) {
   try {
     return parse_root(root);
   } catch (const YAML::Exception& e) {
-    // A conversion not caught by the typed getters: still name the place.
+    // A yaml-cpp exception past the checks (an absent node's line, a
+    // conversion not made by the typed getters) is a bug: the error should
+    // name its key. The fuzz harness (tests/fuzz/fuzz_config.cpp) sees it
+    // escape; a run still gets a ConfigError with the line where known.
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+    throw;
+#endif
     throw ConfigError("(file)", e.mark.line >= 0 ? e.mark.line + 1 : 0, e.msg);
   }
 }

@@ -10,7 +10,8 @@
 //   outtemplate      output file name template, see control/naming.hpp (required; %N
 //                    needs monitorid). ".avro" is appended as corsaro3 does (not when the
 //                    name already ends in it); a template without %P or without a time
-//                    conversion is taken with a warning, and FileNamer keeps the names apart
+//                    conversion is taken with a warning, and FileNamer keeps the names apart;
+//                    one giving names longer than kMaxPathBytes (4095) is refused
 //   monitorid        fills %N
 //   logfilename      log file, used when logging to a file
 //   interval         seconds per interval (default 60)

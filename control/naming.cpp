@@ -34,13 +34,12 @@ std::string strftime_one(const std::string& spec, const std::tm& tm) {
   // A leading character keeps a legitimately empty result (e.g. %p in some
   // locales) apart from strftime's "did not fit" return of 0.
   const std::string fmt = "x" + spec;
-  std::vector<char> buf(128);
-  while (buf.size() <= 65536) {
+  for (const size_t size : {size_t{128}, kMaxPathBytes + 2}) {
+    std::vector<char> buf(size);
     const size_t len = std::strftime(buf.data(), buf.size(), fmt.c_str(), &tm);
     if (len > 0) return std::string(buf.data() + 1, len - 1);
-    buf.resize(buf.size() * 4);
   }
-  return spec;  // unreasonably long expansion: keep the conversion as written
+  return spec;  // longer than a path can be (a huge width): keep the conversion as written
 }
 
 // Calls f(conv) for every conversion character in the template.

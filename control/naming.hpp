@@ -19,6 +19,7 @@
 // a template.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -26,6 +27,11 @@
 #include <vector>
 
 namespace privateer {
+
+// The longest path a file can be opened by (Linux PATH_MAX less its NUL).
+// A strftime conversion whose result would be longer is kept as written;
+// the config check refuses a template whose expansion is longer.
+constexpr size_t kMaxPathBytes = 4095;
 
 std::string expand_template(const std::string& tmpl, const std::string& plugin,
                             const std::string& monitorid, uint64_t unix_time);

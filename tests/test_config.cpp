@@ -738,6 +738,48 @@ TEST(Config, NullCodecUnquoted) {
   EXPECT_TRUE(c.warnings.empty());
 }
 
+// Found while writing the config fuzz harness (tests/fuzz/fuzz_config.cpp,
+// which reports it as an escaping YAML::InvalidNode): with packetsource's
+// older name inputuri, a missing dpdk: section gave an error naming no key
+// ("(file)": yaml-cpp's exception for the absent packetsource).
+TEST(ConfigErrors, DpdkSectionMissingUnderInputuri) {
+  expect_error("outtemplate: /o/%P-%s\ninputuri: dpdk\nplugins: [null]\n", "dpdk", 2);
+  expect_error("outtemplate: /o/%P-%s\nplugins: [null]\npacketsource: dpdk\n", "dpdk", 3);
+}
+
+// A template whose file names are longer than a path can be is refused: it
+// used to be taken, after the name checks had expanded it a hundred times
+// (given a thousand %9999M, the config harness ran 11 s under ASan, past
+// its 10 s limit).
+TEST(ConfigErrors, TemplateLongerThanAPath) {
+  const std::string head = "packetsource: a.pcap\nplugins: [null]\nmonitorid: m\n";
+  std::string wide;
+  for (int i = 0; i < 1000; ++i) wide += "%9999M";
+  const std::string what = expect_error(head + "outtemplate: \"" + wide + "\"\n", "outtemplate", 4);
+  EXPECT_NE(what.find("longer than a path can be (4095)"), std::string::npos) << what;
+  expect_error("packetsource: a.pcap\nplugins: [null]\nmonitorid: " + std::string(5000, 'm') +
+                   "\nouttemplate: /o/%N-%P-%s\n",
+               "outtemplate", 4);
+  // The limit is on the whole name: "/" x... "-null.avro".
+  const auto with_name_of = [&](size_t bytes) { return head + "outtemplate: /" + std::string(bytes - 11, 'x') + "-%P\n"; };
+  EXPECT_NO_THROW(parse_config(with_name_of(kMaxPathBytes)));
+  expect_error(with_name_of(kMaxPathBytes + 1), "outtemplate", 4);
+}
+
+// A strftime conversion longer than a path can be is kept as written; one
+// that fits is strftime's own result.
+TEST_F(Naming, WidthsUpToAPath) {
+  EXPECT_EQ(expand_template("a%4096Yb", "p", "m", 0), "a%4096Yb");
+  EXPECT_EQ(expand_template("a%99999999999999999999Yb", "p", "m", 0), "a%99999999999999999999Yb");
+  char buf[4200];
+  const time_t t = 1700000000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  const size_t n = std::strftime(buf, sizeof buf, "%4095Y", &tm);
+  ASSERT_EQ(n, 4095u);
+  EXPECT_EQ(expand_template("%4095Y", "p", "m", t), std::string(buf, n));
+}
+
 }  // namespace
 }  // namespace privateer
 
