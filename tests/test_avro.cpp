@@ -19,6 +19,7 @@
 #include "control/avro/container.hpp"
 #include "plugins/common/avro_encode.hpp"
 #include "plugins/flowtuple/flowtuple.hpp"
+#include "tests/avro_blocks.hpp"
 #include "tests/test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -133,30 +134,6 @@ void expect_readers_agree(const fs::path& path, AvroCodec c, const std::vector<F
     ASSERT_EQ(got.size(), recs.size());
     for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], json(recs[i])) << "avrocat, record " << i;
   }
-}
-
-// Offsets of every block's start and the end of the file, from our own
-// walk of the container (header, then count, size, data, sync per block).
-std::vector<size_t> block_offsets(const std::string& file) {
-  AvroDecoder d(file.data(), file.size());
-  d.get_fixed(4);
-  for (int64_t n = d.get_long(); n != 0; n = d.get_long()) {
-    for (int64_t i = 0; i < (n < 0 ? -n : n); ++i) {
-      d.get_bytes();
-      d.get_bytes();
-    }
-  }
-  d.get_fixed(16);
-  std::vector<size_t> offs;
-  while (!d.at_end()) {
-    offs.push_back(file.size() - d.remaining());
-    d.get_long();
-    const int64_t size = d.get_long();
-    d.get_fixed(static_cast<size_t>(size));
-    d.get_fixed(16);
-  }
-  offs.push_back(file.size());
-  return offs;
 }
 
 }  // namespace
@@ -365,7 +342,9 @@ TEST(AvroContainer, CutFilesKeepEveryEarlierBlock) {
     AvroContainerFile f(FlowtuplePlugin::schema_json(), codec(c), 2048, nullptr);
     write_records(f, p, recs);
     const std::string file = test::read_file(p);
-    const auto offs = block_offsets(file);
+    // Where every block starts, and the end of the file.
+    std::vector<size_t> offs = test::avro_blocks(file).start;
+    offs.push_back(file.size());
     ASSERT_GT(offs.size(), 4u);
     // Records per block, from the writer's block size: count them by
     // reading each prefix that ends on a boundary.

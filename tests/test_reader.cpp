@@ -21,6 +21,7 @@
 #include "control/read/printers.hpp"
 #include "plugins/common/avro_encode.hpp"
 #include "plugins/flowtuple/flowtuple.hpp"
+#include "tests/avro_blocks.hpp"
 #include "tests/test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -139,33 +140,6 @@ void expect_same(const std::string& flag, const std::string& mode, const std::ve
   EXPECT_EQ(ours, theirs) << mode << args;
 }
 
-// Where each block starts, and the file's end (our writer's own framing).
-struct Blocks {
-  std::vector<size_t> start;   // file offset of each block's count
-  std::vector<size_t> data_end;  // the end of its data (its sync marker follows)
-  std::vector<int64_t> records;
-};
-Blocks blocks_of(const std::string& file) {
-  AvroDecoder d(file.data(), file.size());
-  d.get_fixed(4);
-  for (int64_t n = d.get_long(); n != 0; n = d.get_long()) {
-    for (int64_t i = 0; i < (n < 0 ? -n : n); ++i) {
-      d.get_bytes();
-      d.get_bytes();
-    }
-  }
-  d.get_fixed(16);
-  Blocks b;
-  while (!d.at_end()) {
-    b.start.push_back(file.size() - d.remaining());
-    b.records.push_back(d.get_long());
-    d.get_fixed(static_cast<size_t>(d.get_long()));
-    b.data_end.push_back(file.size() - d.remaining());
-    d.get_fixed(16);
-  }
-  return b;
-}
-
 }  // namespace
 
 TEST(ReaderOurFiles, FlowtupleEveryCodec) {
@@ -176,7 +150,7 @@ TEST(ReaderOurFiles, FlowtupleEveryCodec) {
     REQUIRE_PYTHON(c);
     const fs::path f = t.path / (std::string("flowtuple-") + codec_name(c) + ".avro");
     write_ours(f, FlowtuplePlugin::schema_json(), c, recs);
-    ASSERT_GT(blocks_of(test::read_file(f)).start.size(), 10u);
+    ASSERT_GT(test::avro_blocks(test::read_file(f)).start.size(), 10u);
     expect_json_agrees(f);
     expect_same("", "ft2ascii", {f});
     expect_same("--summary", "summary", {f});
@@ -245,7 +219,7 @@ TEST(ReaderDamage, TruncatedFiles) {
     const fs::path whole = t.path / "whole.avro";
     write_ours(whole, FlowtuplePlugin::schema_json(), c, recs);
     const std::string bytes = test::read_file(whole);
-    const Blocks b = blocks_of(bytes);
+    const test::AvroBlocks b = test::avro_blocks(bytes);
     ASSERT_GT(b.start.size(), 5u);
     const auto all = lines_of(output_of(reader_bin() + " --json " + q(whole)));
     ASSERT_EQ(all.size(), recs.size());
@@ -285,7 +259,7 @@ TEST(ReaderDamage, CorruptBlocks) {
     const fs::path whole = t.path / "whole.avro";
     write_ours(whole, FlowtuplePlugin::schema_json(), c, recs);
     const std::string bytes = test::read_file(whole);
-    const Blocks b = blocks_of(bytes);
+    const test::AvroBlocks b = test::avro_blocks(bytes);
     const auto all = lines_of(output_of(reader_bin() + " --json " + q(whole)));
     size_t before = 0;   // records of blocks 0 and 1
     for (size_t i = 0; i < 2; ++i) before += static_cast<size_t>(b.records[i]);
@@ -386,7 +360,7 @@ TEST(ReaderDamage, EveryTruncationAndRandomFlips) {
     size_t n;
     ASSERT_EQ(read_all(bytes, n), 0);
     ASSERT_EQ(n, recs.size());
-    const Blocks b = blocks_of(bytes);
+    const test::AvroBlocks b = test::avro_blocks(bytes);
     size_t last = 0;
     for (size_t cut = 0; cut < bytes.size(); ++cut) {
       const int st = read_all(bytes.substr(0, cut), n);
