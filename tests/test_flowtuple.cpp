@@ -565,6 +565,29 @@ TEST(FlowtupleMerge, ThreeWorkersEqualOneWorker) {
   expect_matches_oracle(one.v4, oracle(vs, 60));
 }
 
+// The IPv4 schema is corsaro3's org.caida.corsaro.flowtuple field for field:
+// names, types and order as FLOWTUPLE_RESULT_SCHEMA in corsaro3's
+// libcorsaro/plugins/corsaro_flowtuple.c (its public source), read here with
+// python3's json module from the text the files carry.
+TEST(FlowtupleSchema, Corsaro3FieldsNamesTypesOrder) {
+  TempDir t("ft-schema");
+  std::ofstream(t.path / "s.json") << FlowtuplePlugin::schema_json();
+  std::string out;
+  ASSERT_EQ(test::run_stdout("/usr/bin/python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); "
+                             "print(s[\"namespace\"] + \".\" + s[\"name\"]); "
+                             "[print(f[\"name\"], f[\"type\"]) for f in s[\"fields\"]]' " +
+                                 (t.path / "s.json").string(),
+                             &out),
+            0);
+  const std::vector<std::string> corsaro3 = {
+      "org.caida.corsaro.flowtuple", "time long",          "src_ip long",           "dst_ip long",
+      "src_port int",                "dst_port int",       "protocol int",          "ttl int",
+      "tcp_flags int",               "ip_len int",         "tcp_synlen int",        "tcp_synwinlen int",
+      "packet_cnt long",             "is_spoofed int",     "is_masscan int",        "maxmind_continent string",
+      "maxmind_country string",      "netacq_continent string", "netacq_country string", "prefix2asn long"};
+  EXPECT_EQ(lines_of(out), corsaro3);
+}
+
 TEST(FlowtupleMerge, EncodedOutputIdenticalForAnyWorkerCount) {
   const auto vs = mixed_traffic(9, 50000);
   std::vector<std::vector<std::string>> outs4, outs6;
