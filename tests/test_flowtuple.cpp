@@ -727,7 +727,9 @@ TEST(FlowtupleOptions, Ipv6StreamOnlyWhenAsked) {
     rs.push_back(w->end_interval(60));
     EXPECT_EQ(p.merge(IntervalInfo{60, 120, false}, rs).records, on ? 2u : 1u);
     EXPECT_EQ(out.streams["flowtuple"].records.size(), 1u);
-    if (on) EXPECT_EQ(out.streams["ipv6tuple"].records.size(), 1u);
+    if (on) {
+      EXPECT_EQ(out.streams["ipv6tuple"].records.size(), 1u);
+    }
   }
   // No *flowtuple* glob takes the IPv6 stream for corsaro3's IPv4 records.
   EXPECT_EQ(std::string(FlowtuplePlugin::kStream6).find("flowtuple"), std::string::npos);
