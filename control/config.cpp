@@ -146,6 +146,13 @@ void check_top_level_keys(const YAML::Node& root, Config& cfg) {
       if (k == r.key) handled = true;
     }
     if (handled) continue;
+    // corsaro3's flowtuple options, put at top level by mistake.
+    for (const char* opt : {"sorttuples", "mergethreads", "avrooutput", "usesnappy"}) {
+      if (k == opt) {
+        throw ConfigError(k, line, "unknown key: it is an option of the flowtuple plugin (plugins: - flowtuple: " + k +
+                                       ": ...)");
+      }
+    }
     throw ConfigError(k, line, unknown_key_message(k, all_top_level_keys()));
   }
 }

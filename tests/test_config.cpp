@@ -236,6 +236,14 @@ TEST(ConfigErrors, UnknownTopLevelKey) {
   EXPECT_NE(what.find("unknown key"), std::string::npos) << what;
 }
 
+TEST(ConfigErrors, FlowtupleOptionAtTopLevelSaysWhereItGoes) {
+  for (const char* k : {"sorttuples", "mergethreads", "avrooutput", "usesnappy"}) {
+    const std::string text = with(std::string(k) + ": yes\n");
+    const std::string what = expect_error(text, k, line_of(text, k));
+    EXPECT_NE(what.find("option of the flowtuple plugin"), std::string::npos) << what;
+  }
+}
+
 TEST(ConfigErrors, UnknownKeyInPrometheus) {
   const std::string text = with("prometheus:\n  enabled: yes\n  port: 9000\n");
   expect_error(text, "prometheus.port", line_of(text, "port:"));
