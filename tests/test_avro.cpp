@@ -19,7 +19,7 @@
 #include "control/avro/container.hpp"
 #include "plugins/common/avro_encode.hpp"
 #include "plugins/flowtuple/flowtuple.hpp"
-#include "tests/avro_blocks.hpp"
+#include "tests/avro_files.hpp"
 #include "tests/test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -108,14 +108,7 @@ const AvroMetadata kMeta = {{"privateer.monitorid", "telescope-1"},
 
 // Writes `recs` to `path` and closes it (published).
 void write_records(AvroContainerFile& f, const fs::path& path, const std::vector<FlowtupleRecord>& recs) {
-  f.open(path.string(), kMeta);
-  AvroEncoder e;
-  for (const auto& r : recs) {
-    e.clear();
-    FlowtuplePlugin::encode(r, e);
-    f.append_encoded(e.data(), e.size());
-  }
-  f.close("{}\n");
+  test::write_records(f, path, recs, kMeta);
 }
 
 // Both readers (where they read this codec) give exactly `recs`.

@@ -21,7 +21,7 @@
 #include "control/read/printers.hpp"
 #include "plugins/common/avro_encode.hpp"
 #include "plugins/flowtuple/flowtuple.hpp"
-#include "tests/avro_blocks.hpp"
+#include "tests/avro_files.hpp"
 #include "tests/test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -111,14 +111,7 @@ void write_ours(const fs::path& path, const std::string& schema, AvroCodec c, co
   CodecSettings s;
   s.codec = c;
   AvroContainerFile f(schema, s, block);
-  f.open(path.string(), {{"privateer.monitorid", "test"}});
-  AvroEncoder e;
-  for (const auto& r : recs) {
-    e.clear();
-    FlowtuplePlugin::encode(r, e);
-    f.append_encoded(e.data(), e.size());
-  }
-  f.close("{}\n");
+  test::write_records(f, path, recs, {{"privateer.monitorid", "test"}});
 }
 
 // privateer-read --json agrees with python3-avro, record for record.

@@ -1,15 +1,34 @@
-// The block framing of an Avro container file, from our own walk of it
-// (header, then count, size, data, sync marker per block): for tests that
-// cut or damage files at block boundaries.
+// Avro container files for the writer and reader tests: writing flowtuple
+// records through our writer, and the block framing of a file from our own
+// walk of it (header, then count, size, data, sync marker per block), for
+// tests that cut or damage files at block boundaries.
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "control/avro/container.hpp"
 #include "plugins/common/avro_encode.hpp"
+#include "plugins/flowtuple/flowtuple.hpp"
 
 namespace privateer::test {
+
+// Opens `path` with `metadata`, appends `recs` (flowtuple records, IPv4 or
+// IPv6) and closes it (published).
+template <class Rec>
+void write_records(AvroContainerFile& f, const std::filesystem::path& path, const std::vector<Rec>& recs,
+                   const AvroMetadata& metadata) {
+  f.open(path.string(), metadata);
+  AvroEncoder e;
+  for (const auto& r : recs) {
+    e.clear();
+    FlowtuplePlugin::encode(r, e);
+    f.append_encoded(e.data(), e.size());
+  }
+  f.close("{}\n");
+}
 
 struct AvroBlocks {
   std::vector<size_t> start;      // file offset of each block's record count
