@@ -1,6 +1,7 @@
 #include "control/config.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -107,6 +108,15 @@ int key_line(const YAML::Node& map, const char* key) {
 template <typename T>
 std::optional<T> get_ranged(const YAML::Node& map, const std::string& path, const char* key,
                             uint64_t lo, uint64_t hi, const char* what) {
+  const YAML::Node n = map[key];
+  if (n.IsDefined() && n.IsScalar()) {
+    // A number too large even for 64 bits: say the range, not "must be an integer".
+    const std::string& s = n.Scalar();
+    uint64_t big = 0;
+    if (std::from_chars(s.data(), s.data() + s.size(), big).ec == std::errc::result_out_of_range) {
+      throw ConfigError(join_key(path, key), yaml_line(n), std::string("must be ") + what + ", got " + s + " (out of range)");
+    }
+  }
   const auto v = get_opt<uint64_t>(map, path, key);
   if (!v) return std::nullopt;
   if (*v < lo || *v > hi) {
@@ -129,6 +139,7 @@ void check_top_level_keys(const YAML::Node& root, Config& cfg) {
       throw ConfigError(k, line, "appears twice");
     }
     seen.push_back(k);
+    cfg.key_lines.emplace(k, line);
     if (listed(kKnownKeys, k) || listed(kTagFilters, k)) continue;
     bool handled = false;
     for (const auto& ig : kIgnoredKeys) {
@@ -609,6 +620,24 @@ Config parse_root(const YAML::Node& root) {
   return cfg;
 }
 
+// A hint for a YAML syntax error on line `line` (0-based): an unquoted
+// "[v6]:port" (YAML reads the brackets as a list) is the usual one.
+std::string syntax_hint(const std::string& text, int line) {
+  if (line < 0) return {};
+  size_t at = 0;
+  for (int i = 0; i < line && at != std::string::npos; ++i) {
+    at = text.find('\n', at);
+    if (at != std::string::npos) ++at;
+  }
+  if (at == std::string::npos) return {};
+  const std::string l = text.substr(at, text.find('\n', at) - at);
+  const size_t open = l.find(": [");
+  const size_t close = l.find("]:", open == std::string::npos ? 0 : open);
+  if (open == std::string::npos || close == std::string::npos) return {};
+  const std::string value = l.substr(open + 2, l.find_first_of(" #", close) - open - 2);
+  return " (an IPv6 address in brackets must be quoted: \"" + value + "\")";
+}
+
 }  // namespace
 
 Config parse_config(const std::string& yaml_text) {
@@ -616,7 +645,8 @@ Config parse_config(const std::string& yaml_text) {
   try {
     root = YAML::Load(yaml_text);
   } catch (const YAML::ParserException& e) {
-    throw ConfigError("(file)", e.mark.line >= 0 ? e.mark.line + 1 : 0, "YAML syntax error: " + e.msg);
+    throw ConfigError("(file)", e.mark.line >= 0 ? e.mark.line + 1 : 0,
+                      "YAML syntax error: " + e.msg + syntax_hint(yaml_text, e.mark.line));
   } catch (const YAML::Exception& e) {
     throw ConfigError("(file)", e.mark.line >= 0 ? e.mark.line + 1 : 0, "YAML error: " + e.msg);
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace privateer {
@@ -12,7 +13,8 @@ ConfigError::ConfigError(const std::string& key, int line, const std::string& me
                          (line > 0 ? " (line " + std::to_string(line) + ")" : std::string()) +
                          ": " + message),
       key_(key),
-      line_(line) {}
+      line_(line),
+      message_(message) {}
 
 int yaml_line(const YAML::Node& n) {
   const YAML::Mark m = n.Mark();
@@ -112,6 +114,15 @@ std::optional<T> get_opt(const YAML::Node& map, const std::string& path, const c
     }
     return n.as<T>();
   } catch (const YAML::BadConversion&) {
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      // Digits only: a number, just too large for the option.
+      const std::string& s = n.Scalar();
+      const size_t digits = s.find_first_not_of("0123456789", s[0] == '-' || s[0] == '+' ? 1 : 0);
+      if (s.size() > 1 && digits == std::string::npos && s[0] != '-') {
+        throw ConfigError(join_key(path, key), yaml_line(n),
+                          "is out of range: at most " + std::to_string(std::numeric_limits<T>::max()) + ", got " + s);
+      }
+    }
     throw ConfigError(join_key(path, key), yaml_line(n),
                       std::string("must be ") + type_name<T>() + ", got '" + n.Scalar() + "'");
   }
