@@ -1,8 +1,6 @@
 #include "control/app.hpp"
 
-#include <grp.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -18,6 +16,7 @@
 #include "control/log.hpp"
 #include "control/metrics.hpp"
 #include "control/outputs.hpp"
+#include "control/preflight.hpp"
 #include "control/signals.hpp"
 #include "dataplane/runtime.hpp"
 #include "hw/dpdk_source.hpp"
@@ -253,19 +252,16 @@ void log_counters(const std::string& source_name, const Runtime& rt, const Merge
 
 // Switches to `user` (its group and supplementary groups too) for good.
 void drop_privileges(const std::string& user) {
-  errno = 0;
-  const passwd* pw = getpwnam(user.c_str());
-  if (!pw) throw ConfigError("user", 0, "no such user '" + user + "'");
-  if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
-    throw std::runtime_error("cannot switch to user '" + user + "': " + std::strerror(errno));
-  }
-  if (setuid(0) == 0 && pw->pw_uid != 0) throw std::runtime_error("switched to '" + user + "' but root could be regained");
-  log_info("running as user " + user + " (uid " + std::to_string(pw->pw_uid) + ")");
+  switch_user(user);
+  log_info("running as user " + user + " (uid " + std::to_string(getuid()) + ")");
 }
 
 int run_appliance(const Config& cfg, const RunOptions& opt) {
   // Before any other thread: they all inherit its blocked signal mask.
   SignalWatcher signals;
+
+  // Made while still root; new directories go to the user the run drops to.
+  make_output_directory(cfg);
 
   std::vector<std::unique_ptr<Plugin>> plugins;
   for (const auto& spec : cfg.plugins) {

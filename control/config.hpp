@@ -56,6 +56,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -121,6 +122,8 @@ struct Config {
   std::vector<std::string> warnings;        // one line each: ignored keys, name keeping, codec;
                                             // logged at start, printed by --check-config
   std::string source_path;                  // the file load_config read; "" for parse_config
+  std::map<std::string, int> key_lines;     // line of each top-level key in the file (for
+                                            // errors found after parsing: control/preflight)
 };
 
 // Reads and checks a config file. Throws ConfigError: key "(file)" when the

@@ -10,6 +10,7 @@
 #include "control/app.hpp"
 #include "control/config.hpp"
 #include "control/log.hpp"
+#include "control/preflight.hpp"
 #include "hw/source.hpp"
 #include "plugins/common/options.hpp"
 #include "plugins/registry.hpp"
@@ -27,7 +28,9 @@ void usage(FILE* out) {
                "  -c, --config FILE       YAML configuration (corsarotrace keys accepted)\n"
                "  -l, --log TARGET        where log lines go: terminal (stderr, default), file\n"
                "                          (the config's logfilename), syslog, disabled\n"
-               "      --check-config      validate the configuration and exit\n"
+               "      --check-config      validate the configuration and what it points at\n"
+               "                          (sources, output directory as `user`, metrics\n"
+               "                          port) without starting a capture, and exit\n"
                "      --hold-metrics SEC  after the input ends, keep serving metrics for SEC\n"
                "                          seconds (or until SIGINT/SIGTERM)\n"
                "  -h, --help              this help\n"
@@ -108,10 +111,26 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "privateer: %s: %s\n", config_path.c_str(), e.what());
     return 1;
   }
+  // What the configuration points at: the whole of it for --check-config,
+  // the user and output directory before a run opens anything.
+  PreflightResult pre;
+  try {
+    pre = preflight(cfg, check_only);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "privateer: start-up checks failed: %s\n", e.what());
+    return 1;
+  }
   if (check_only) {
     for (const auto& w : cfg.warnings) std::fprintf(stderr, "privateer: warning: %s\n", w.c_str());
+    for (const auto& w : pre.warnings) std::fprintf(stderr, "privateer: warning: %s\n", w.c_str());
+    for (const auto& e : pre.errors) std::fprintf(stderr, "privateer: %s: %s\n", config_path.c_str(), e.what());
+    if (!pre.errors.empty()) return 1;
     std::printf("%s: configuration is valid\n", config_path.c_str());
     return 0;
+  }
+  if (!pre.errors.empty()) {
+    for (const auto& e : pre.errors) std::fprintf(stderr, "privateer: %s: %s\n", config_path.c_str(), e.what());
+    return 1;
   }
   try {
     if (target == LogTarget::file && cfg.logfilename.empty()) {

@@ -1,6 +1,7 @@
 #include "control/metrics.hpp"
 
 #include <dirent.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -9,6 +10,8 @@
 #include <prometheus/exposer.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -168,8 +171,50 @@ void write_process_metrics(MetricsWriter& w) {
   }
 }
 
+std::string listen_problem(const std::string& listen) {
+  std::string host, port;
+  if (!listen.empty() && listen[0] == '[' && listen.find("]:") != std::string::npos) {
+    host = listen.substr(1, listen.find("]:") - 1);
+    port = listen.substr(listen.find("]:") + 2);
+  } else if (listen.rfind(':') != std::string::npos) {
+    host = listen.substr(0, listen.rfind(':'));
+    port = listen.substr(listen.rfind(':') + 1);
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+  addrinfo* res = nullptr;
+  if (const int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res); rc != 0) {
+    return gai_strerror(rc);
+  }
+  std::string problem;
+  for (const addrinfo* a = res; a; a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      problem = std::strerror(errno);
+      continue;
+    }
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // as civetweb does
+    const bool ok = ::bind(fd, a->ai_addr, a->ai_addrlen) == 0;
+    if (!ok) problem = std::strerror(errno);
+    ::close(fd);
+    if (ok) {
+      problem.clear();
+      break;
+    }
+  }
+  freeaddrinfo(res);
+  return problem;
+}
+
 MetricsEndpoint::MetricsEndpoint(const std::string& listen, std::shared_ptr<MetricsRegistry> registry)
     : registry_(std::move(registry)) {
+  // civetweb's own message for a port it cannot bind is "null context when
+  // constructing CivetServer": find out why first.
+  if (const std::string why = listen_problem(listen); !why.empty()) {
+    throw std::runtime_error("cannot serve metrics on " + listen + ": " + why + ".");
+  }
   const std::set<int> before = open_fds();
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(listen, 2);

@@ -57,6 +57,11 @@ class MetricsRegistry : public prometheus::Collectable {
   bool closed_ = false;
 };
 
+// Why `listen` ("ADDRESS:PORT", "[V6]:PORT") cannot be bound now, as
+// strerror() says it (e.g. "Address already in use"); "" when it can. Port 0
+// always can.
+std::string listen_problem(const std::string& listen);
+
 // The HTTP endpoint serving /metrics (prometheus-cpp's Exposer on civetweb).
 class MetricsEndpoint {
  public:

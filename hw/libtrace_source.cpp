@@ -319,6 +319,13 @@ std::unique_ptr<PacketSource> open_libtrace_source(const std::string& uri) {
   return src;
 }
 
+void probe_libtrace_uri(const std::string& uri) {
+  libtrace_t* t = trace_create(uri.c_str());
+  if (!t) throw SourceError(uri + ": libtrace could not create the trace");
+  if (trace_is_err(t)) throw_create_error(uri, t);
+  trace_destroy(t);
+}
+
 std::unique_ptr<PacketSource> open_libtrace_guess(const std::string& path) {
   const auto fi = LibtraceSource::file_info(path);
   libtrace_t* t = trace_create(path.c_str());

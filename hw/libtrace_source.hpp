@@ -27,4 +27,9 @@ std::unique_ptr<PacketSource> open_libtrace_guess(const std::string& path);
 // where there is none.
 int libtrace_linktype_to_pcap(int libtrace_linktype);
 
+// Checks that libtrace can create a trace for `uri` (its format is built in:
+// dag: needs DAG support) without starting the capture. Throws SourceError
+// with the message open_libtrace_source() would give.
+void probe_libtrace_uri(const std::string& uri);
+
 }  // namespace privateer

@@ -216,6 +216,31 @@ std::unique_ptr<PacketSource> open_source(const std::string& uri) {
   return open_libtrace_source(uri);
 }
 
+std::vector<std::string> check_source(const std::string& uri) {
+  if (uri.empty()) throw SourceError("empty source URI");
+  std::string scheme = scheme_of(uri);
+  struct stat st {};
+  if (!scheme.empty() && ::stat(uri.c_str(), &st) == 0) scheme.clear();
+  if (!scheme.empty() && !is_pcap_scheme(scheme)) {
+    if (is_live_uri(uri)) {
+      probe_libtrace_uri(uri);
+      return {};
+    }
+  }
+  const std::string path = scheme.empty() ? uri : uri.substr(scheme.size() + 1);
+  if (path == "-") return {};
+  if (path.empty()) throw SourceError("empty capture file path");
+  if (::stat(path.c_str(), &st) != 0) throw SourceError(path + ": cannot open: " + std::strerror(errno));
+  std::vector<std::string> files;
+  if (S_ISDIR(st.st_mode)) {
+    files = directory_files(path);
+    if (files.empty()) throw SourceError(path + ": directory holds no capture files");
+  } else {
+    files.push_back(path);
+  }
+  return files;
+}
+
 std::unique_ptr<PacketSource> open_sources(const std::vector<std::string>& uris) {
   if (uris.empty()) throw SourceError("no source URIs given");
   if (uris.size() == 1) return open_source(uris.front());

@@ -53,6 +53,13 @@ std::unique_ptr<PacketSource> open_source(const std::string& uri);
 // pcapint:, bpf:, dag:, rt:, dpdk:), false for trace files.
 bool is_live_uri(const std::string& uri);
 
+// Checks what `uri` points at without reading packets: a path exists and is
+// readable, a directory holds capture files, libtrace knows a live URI's
+// format (see probe_libtrace_uri). Returns the files it stands for, in
+// reading order (none for standard input and live URIs). Throws SourceError
+// with the message open_source() would give.
+std::vector<std::string> check_source(const std::string& uri);
+
 // Several URIs read one after another, in the given order.
 std::unique_ptr<PacketSource> open_sources(const std::vector<std::string>& uris);
 

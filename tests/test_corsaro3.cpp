@@ -256,8 +256,8 @@ TEST(Corsaro3Keys, EachKeyThroughCheckConfig) {
   for (const auto& c : cases) {
     RunDir rd;
     const fs::path cfg = rd.dir.path / "c.yaml";
-    std::ofstream(cfg) << "packetsource: x.pcap\nouttemplate: out/%N-%P-%s\nmonitorid: m\nplugins: [flowtuple]\n"
-                       << c.line << "\n";
+    std::ofstream(cfg) << "packetsource: configs/quickstart/telescope.pcap\nouttemplate: out/%N-%P-%s\nmonitorid: m\n"
+                       << "plugins: [flowtuple]\n" << c.line << "\n";
     std::string out;
     EXPECT_EQ(rd.run(cfg, "--check-config", &out), c.rc) << c.line << "\n" << out;
     const auto lines = lines_of(out);

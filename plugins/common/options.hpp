@@ -19,10 +19,12 @@ class ConfigError : public std::runtime_error {
   ConfigError(const std::string& key, int line, const std::string& message);
   const std::string& key() const { return key_; }
   int line() const { return line_; }
+  const std::string& message() const { return message_; }
 
  private:
   std::string key_;
   int line_;
+  std::string message_;
 };
 
 // 1-based line of a node, 0 if it has none.
