@@ -150,6 +150,31 @@ void register_dpdk_metrics(MetricsRegistry& reg, const DpdkContext& dpdk) {
   });
 }
 
+// Input damage by reason, in kInputDamageReasons order.
+std::vector<uint64_t> damage_by_reason(const std::vector<InputDamage>& damage) {
+  std::vector<uint64_t> n(std::size(kInputDamageReasons));
+  for (const auto& d : damage) {
+    for (size_t i = 0; i < n.size(); ++i) n[i] += d.reason == kInputDamageReasons[i];
+  }
+  return n;
+}
+
+// The damage of a capture source and the packets it left out (files and
+// libtrace sources; not DPDK ports).
+void register_input_metrics(MetricsRegistry& reg, const PacketSource& src) {
+  reg.add([&src](MetricsWriter& w) {
+    const std::vector<uint64_t> n = damage_by_reason(src.damage());
+    for (size_t i = 0; i < n.size(); ++i) {
+      w.counter("privateer_input_errors_total",
+                "Input files that could not be read to their end, by reason (each stops at its damage; the "
+                "packets before it are analysed)",
+                n[i], {{"reason", kInputDamageReasons[i]}});
+    }
+    w.counter("privateer_skipped_packets_total", "Packets not analysed, by reason", src.bad_timestamps(),
+              {{"reason", "bad_timestamp"}});
+  });
+}
+
 // `files`: the source has input progress (files, libtrace; not DPDK ports).
 void register_metrics(MetricsRegistry& reg, const std::string& source_name, bool files, const Runtime& rt,
                       const std::vector<std::unique_ptr<Plugin>>& plugins, const Merger& merger,
@@ -307,7 +332,14 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     queue_sources = dpdk->take_queue_sources();
     source_name = "dpdk";
   } else {
-    source = open_sources(cfg.packetsources);
+    // A stop signal while a FIFO waits for its writer ends the wait.
+    signals.on_run([] { interrupt_sources(); }, nullptr);
+    try {
+      source = open_sources(cfg.packetsources);
+    } catch (const SourceInterrupted& e) {
+      log_info(std::string("stopped before any input came: ") + e.what());
+      return 0;
+    }
     source_name = source->name();
   }
 
@@ -352,6 +384,7 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     ~CloseOnExit() { reg.close(); }
   } close_registry{*registry};
   register_metrics(*registry, source_name, !dpdk, rt, plugins, merger, outputs);
+  if (source) register_input_metrics(*registry, *source);
   if (dpdk) register_dpdk_metrics(*registry, *dpdk);
   std::unique_ptr<MetricsEndpoint> endpoint;
   if (cfg.prometheus.enabled) {
@@ -454,13 +487,30 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     SignalWatcher& s;
     ~ClearOnExit() { s.clear(); }
   } clear_signals{signals};
-  signals.on_run([&rt] { rt.request_stop(); },
-                 [&source_name, &rt, &merger, &outputs] { log_counters(source_name, rt, merger, outputs); });
+  signals.on_run(
+      [&rt] {
+        rt.request_stop();
+        interrupt_sources();  // a reader waiting for a FIFO's next bytes
+      },
+      [&source_name, &rt, &merger, &outputs] { log_counters(source_name, rt, merger, outputs); });
+  if (signals.stop_signal()) rt.request_stop();  // one came while the source was opened
+  // Damage is logged as the reader meets it (looked at every tick).
+  size_t damage_logged = 0;
+  auto log_new_damage = [&] {
+    if (!source) return;
+    const std::vector<InputDamage> dmg = source->damage();
+    for (; damage_logged < dmg.size(); ++damage_logged) {
+      const InputDamage& d = dmg[damage_logged];
+      log_warning("input damaged: " + d.path + ": " + d.reason + " at byte " + std::to_string(d.offset) + ": " +
+                  d.message + "; the packets before it are kept, the rest of this file is not read");
+    }
+  };
   int exit_status = 0;
   auto last_progress = Clock::now();
   const timespec tick{0, 50 * 1000 * 1000};  // 50 ms
   while (!merge_done.load(std::memory_order_acquire)) {
     nanosleep(&tick, nullptr);
+    log_new_damage();
     if (show_progress && seconds_since(last_progress) >= 0.5) {
       last_progress = Clock::now();
       const DispatcherCounters& d = rt.dispatcher_counters();
@@ -485,6 +535,7 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     return 1;
   }
   if (show_progress) std::fprintf(stderr, "\r\033[K");
+  log_new_damage();
   outputs.finish();
   const double elapsed = seconds_since(t0);
 
@@ -508,6 +559,21 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     errors += n;
   }
   sum << "  decode errors: " << errors << (errors ? " (" + errs.str().substr(1) + ")" : std::string()) << "\n";
+  const std::vector<InputDamage> damage = source ? source->damage() : std::vector<InputDamage>{};
+  if (source) {
+    sum << "  input damaged: " << damage.size() << " file(s)";
+    const std::vector<uint64_t> by = damage_by_reason(damage);
+    std::string list;
+    for (size_t i = 0; i < by.size(); ++i) {
+      if (by[i]) list += (list.empty() ? "" : " ") + std::string(kInputDamageReasons[i]) + "=" + std::to_string(by[i]);
+    }
+    sum << (list.empty() ? std::string() : " (" + list + ")") << "; bad timestamps skipped: "
+        << source->bad_timestamps() << "\n";
+    for (const auto& dm : damage) {
+      sum << "    " << dm.path << ": " << dm.reason << " at byte " << dm.offset << ": " << dm.message << "\n";
+    }
+    if (!damage.empty()) exit_status = 3;
+  }
   for (unsigned w = 0; w < rt.workers(); ++w) {
     sum << "  worker " << w << ": " << rt.worker_counters(w).packets.load() << " packets";
     if (const uint64_t drops = rt.worker_counters(w).ring_drops.load()) sum << ", " << drops << " dropped (ring full)";

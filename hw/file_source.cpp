@@ -1,4 +1,4 @@
-// pcap and pcapng readers over wandio. See file_source.hpp.
+// pcap and pcapng readers, and the format sniff. See file_source.hpp.
 //
 // The input is read in large chunks into one buffer and the records are parsed
 // out of it in place: no per-packet allocation, copy or system call. Packets
@@ -8,6 +8,8 @@
 // into a record straddling the end of the buffer returns early instead.
 #include "hw/file_source.hpp"
 
+#include "hw/file_input.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -15,20 +17,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-extern "C" {
-#include <wandio.h>
-}
 
 namespace privateer {
 
 namespace {
 
-constexpr size_t kChunk = size_t{2} << 20;         // read size and initial buffer size
+using detail::Damage;
+using detail::FileReaderBase;
+using detail::Input;
+
 constexpr uint32_t kMaxRecord = uint32_t{64} << 20;  // larger records/blocks: corrupt file
 constexpr uint32_t kMinMaxCaplen = 262144;         // libpcap's usual maximum snaplen
 
@@ -77,175 +78,13 @@ std::string hex32(uint32_t v) {
   return b;
 }
 
-// The (decompressed) input stream and the buffer records are parsed from.
-// Compressed input (and standard input) is read through wandio. Uncompressed
-// files are read with plain read() calls instead: wandio's read-ahead thread
-// copies everything once more through its own 1 MiB buffers, which here made
-// reading 5-10x slower than read() straight into our buffer.
-class Input {
- public:
-  Input(const std::string& path, io_t* io) : path_(path), io_(io) {}
-  Input(const std::string& path, int fd) : path_(path), fd_(fd) {}
-  ~Input() { close(); }
-  Input(const Input&) = delete;
-  Input& operator=(const Input&) = delete;
-
-  const uint8_t* data() const { return buf_.get() + pos_; }
-  size_t avail() const { return end_ - pos_; }
-  void consume(size_t n) { pos_ += n; }
-  // Uncompressed bytes consumed so far (offset of data() in the stream).
-  uint64_t offset() const { return base_ + pos_; }
-  // The decompressor failed (damaged or cut-off compressed stream).
-  bool stream_error() const { return stream_error_; }
-
-  // Makes at least n bytes available at data(), moving the unread bytes to
-  // the front of the buffer (or into a larger one) and reading. Invalidates
-  // earlier data() pointers. False when the input ends first (what there is
-  // stays available).
-  bool fill(size_t n) {
-    if (end_ - pos_ >= n) return true;
-    if (n > cap_ || !buf_) {
-      size_t cap = std::max({n, cap_ * 2, kChunk});
-      std::unique_ptr<uint8_t[]> nb(new uint8_t[cap]);
-      if (end_ > pos_) std::memcpy(nb.get(), buf_.get() + pos_, end_ - pos_);
-      buf_ = std::move(nb);
-      cap_ = cap;
-    } else if (pos_ > 0 && end_ > pos_) {
-      std::memmove(buf_.get(), buf_.get() + pos_, end_ - pos_);
-    }
-    base_ += pos_;
-    end_ -= pos_;
-    pos_ = 0;
-    while (end_ < n && !input_end_) {
-      const int64_t r = read_some(buf_.get() + end_, cap_ - end_);
-      if (r == 0) {
-        input_end_ = true;
-        break;
-      }
-      end_ += static_cast<size_t>(r);
-    }
-    return end_ - pos_ >= n;
-  }
-
-  // Releases the file (and wandio's read-ahead thread and buffers).
-  void close() {
-    if (io_) {
-      wandio_destroy(io_);
-      io_ = nullptr;
-    }
-    if (fd_ >= 0) {
-      ::close(fd_);
-      fd_ = -1;
-    }
-  }
-
- private:
-  int64_t read_some(uint8_t* dst, size_t len) {
-    if (io_) {
-      errno = 0;
-      const off_t r = wandio_read(io_, dst, static_cast<off_t>(len));
-      if (r < 0) {
-        // wandio reports a compressed stream that ends early (a file cut
-        // short, still being written) as an error, after printing "Unexpected
-        // EOF while reading compressed file". Like a truncated final record,
-        // that ends the input: the packets before it are kept.
-        stream_error_ = true;
-        return 0;
-      }
-      return r;
-    }
-    if (fd_ < 0) return 0;
-    for (;;) {
-      const ssize_t r = ::read(fd_, dst, len);
-      if (r >= 0) return r;
-      if (errno != EINTR) throw SourceError(path_ + ": read error: " + std::strerror(errno));
-    }
-  }
-
-  std::string path_;
-  io_t* io_ = nullptr;
-  int fd_ = -1;
-  std::unique_ptr<uint8_t[]> buf_;
-  size_t cap_ = 0;
-  size_t pos_ = 0;
-  size_t end_ = 0;
-  uint64_t base_ = 0;   // stream offset of buf_[0]
-  bool input_end_ = false;
-  bool stream_error_ = false;
-};
-
-// What pcap and pcapng readers share: the input, end of file, progress.
-class FileReaderBase : public FileSource {
- public:
-  struct Opened {
-    std::unique_ptr<Input> in;
-    uint64_t total = 0;       // file size, 0 if unknown (stdin, pipes)
-    bool compressed = false;
-    int wandio_fd = -1;       // wandio's descriptor for a compressed file, -1 if unknown
-    FileId id;
-  };
-
-  FileReaderBase(std::string path, Opened o)
-      : path_(std::move(path)), in_(std::move(o.in)), total_(o.total), compressed_(o.compressed),
-        wandio_fd_(o.wandio_fd), id_(o.id) {}
-
-  bool eof() const override { return eof_; }
-  std::string name() const override { return path_; }
-  const FileSourceStats& stats() const override { return stats_; }
-
-  // Uncompressed files: bytes parsed so far of the file size. Compressed
-  // files: wandio's file position (compressed bytes it has read, which runs
-  // ahead of the packets handed out by wandio's read-ahead, up to ~100 MiB of
-  // decompressed data) of the file size; both 0 when wandio's descriptor could
-  // not be identified. At the end, bytes_read == bytes_total.
-  SourceProgress progress() const override {
-    SourceProgress p;
-    if (compressed_ && wandio_fd_ < 0) return p;  // unknown
-    p.bytes_total = total_;
-    if (done_.load(std::memory_order_acquire)) {
-      p.bytes_read = total_ ? total_ : consumed_.load(std::memory_order_relaxed);
-    } else if (!compressed_) {
-      p.bytes_read = consumed_.load(std::memory_order_relaxed);
-    } else {
-      p.bytes_read = wandio_position(wandio_fd_, id_, total_);
-    }
-    if (p.bytes_total && p.bytes_read > p.bytes_total) p.bytes_read = p.bytes_total;
-    return p;
-  }
-
- protected:
-  // End of input reached at a record boundary, or inside a record (truncated).
-  void finish() {
-    if (in_->avail() > 0 || in_->stream_error()) stats_.truncated_records = 1;
-    in_->consume(in_->avail());
-    consumed_.store(in_->offset(), std::memory_order_relaxed);
-    eof_ = true;
-    done_.store(true, std::memory_order_release);
-    in_->close();
-  }
-  void note_progress() { consumed_.store(in_->offset(), std::memory_order_relaxed); }
-  [[noreturn]] void corrupt(const std::string& what) const {
-    throw SourceError(path_ + ": corrupt " + what + " at offset " + std::to_string(in_->offset()));
-  }
-
-  std::string path_;
-  std::unique_ptr<Input> in_;
-  FileSourceStats stats_;
-  bool eof_ = false;
-  uint64_t total_;
-  bool compressed_;
-  int wandio_fd_;
-  FileId id_;
-  std::atomic<uint64_t> consumed_{0};
-  std::atomic<bool> done_{false};
-};
-
 // ---------------------------------------------------------------- classic pcap
 
 class PcapReader final : public FileReaderBase {
  public:
-  PcapReader(std::string path, Opened o, bool swap, bool nano, uint16_t linktype, uint32_t snaplen)
-      : FileReaderBase(std::move(path), std::move(o)), swap_(swap), nano_(nano), linktype_(linktype),
+  PcapReader(std::string path, std::unique_ptr<Input> in, uint64_t total, bool swap, bool nano, uint16_t linktype,
+             uint32_t snaplen)
+      : FileReaderBase(std::move(path), std::move(in), total), swap_(swap), nano_(nano), linktype_(linktype),
         max_caplen_(std::min(std::max(snaplen, kMinMaxCaplen), kMaxRecord)) {}
 
   CaptureFileFormat format() const override { return CaptureFileFormat::pcap; }
@@ -273,15 +112,24 @@ class PcapReader final : public FileReaderBase {
       while (n < max && e - p >= 16) {
         const uint32_t caplen = ld32<Swap>(p + 8);
         if (caplen > max_caplen_) [[unlikely]] {
+          // libpcap stops here too ("invalid packet capture length").
           in_->consume(static_cast<size_t>(p - in_->data()));
-          corrupt("pcap record (capture length " + std::to_string(caplen) + ")");
+          damaged(Damage{"bad_caplen", "pcap record with capture length " + std::to_string(caplen) + " (at most " +
+                                           std::to_string(max_caplen_) + " for this file)"});
+          return n;
         }
         if (static_cast<size_t>(e - p) - 16 < caplen) break;
+        const uint64_t frac = ld32<Swap>(p + 4);
+        if (frac >= (Nano ? 1000000000u : 1000000u)) [[unlikely]] {
+          // A fraction of a second of a second or more: skipped, not misdated.
+          bad_timestamp();
+          p += 16 + static_cast<size_t>(caplen);
+          continue;
+        }
         RawPacket& r = out[n++];
         r.data = p + 16;
         r.caplen = caplen;
         r.wirelen = ld32<Swap>(p + 12);
-        const uint64_t frac = ld32<Swap>(p + 4);
         r.ts_ns = uint64_t{ld32<Swap>(p)} * 1000000000u + (Nano ? frac : frac * 1000u);
         r.linktype = linktype_;
         p += 16 + static_cast<size_t>(caplen);
@@ -308,7 +156,8 @@ class PcapReader final : public FileReaderBase {
 
 class PcapngReader final : public FileReaderBase {
  public:
-  PcapngReader(std::string path, Opened o) : FileReaderBase(std::move(path), std::move(o)) {
+  PcapngReader(std::string path, std::unique_ptr<Input> in, uint64_t total)
+      : FileReaderBase(std::move(path), std::move(in), total) {
     ifaces_.reserve(8);
   }
 
@@ -317,26 +166,32 @@ class PcapngReader final : public FileReaderBase {
   size_t read_burst(RawPacket* out, size_t max) override {
     if (eof_ || max == 0) return 0;
     size_t n = 0;
-    while (n < max) {
-      const size_t avail = in_->avail();
-      size_t need = 12;
-      if (avail >= 12) {
-        const uint8_t* p = in_->data();
-        if (raw32(p) == kPcapngShb) set_byte_order(p);
-        const uint32_t len = ld32(p + 4, swap_);
-        if (len < 12 || (len & 3) != 0 || len > kMaxRecord) corrupt("pcapng block (length " + std::to_string(len) + ")");
-        if (avail >= len) {
-          if (block(p, len, out[n])) ++n;
-          in_->consume(len);
-          continue;
+    try {
+      while (n < max) {
+        const size_t avail = in_->avail();
+        size_t need = 12;
+        if (avail >= 12) {
+          const uint8_t* p = in_->data();
+          if (raw32(p) == kPcapngShb) set_byte_order(p);
+          const uint32_t len = ld32(p + 4, swap_);
+          if (len < 12 || (len & 3) != 0 || len > kMaxRecord) {
+            corrupt("bad_block_length", "pcapng block with length " + std::to_string(len));
+          }
+          if (avail >= len) {
+            if (block(p, len, out[n])) ++n;
+            in_->consume(len);
+            continue;
+          }
+          need = len;
         }
-        need = len;
+        if (n > 0) break;  // don't move the buffer under packets handed out
+        if (!in_->fill(need)) {
+          finish();
+          break;
+        }
       }
-      if (n > 0) break;  // don't move the buffer under packets handed out
-      if (!in_->fill(need)) {
-        finish();
-        break;
-      }
+    } catch (const Damage& d) {
+      damaged(d);  // at the start of the bad block; the packets before it stay
     }
     stats_.packets += n;
     note_progress();
@@ -351,7 +206,7 @@ class PcapngReader final : public FileReaderBase {
     uint8_t shift = 0;
     bool divide = false;     // 10^-exp10 finer than ns: divide by factor
     uint64_t factor = 1000;  // multiply (or divide) to get ns
-    int64_t offset_ns = 0;   // if_tsoffset
+    __int128 offset_ns = 0;  // if_tsoffset
   };
 
   void set_byte_order(const uint8_t* p) {
@@ -361,21 +216,27 @@ class PcapngReader final : public FileReaderBase {
     } else if (bom == __builtin_bswap32(kPcapngByteOrder)) {
       swap_ = true;
     } else {
-      corrupt("pcapng section header (byte-order magic " + hex32(bom) + ")");
+      corrupt("bad_block", "pcapng section header with byte-order magic " + hex32(bom));
     }
   }
 
-  uint64_t ts_ns(const Iface& f, uint64_t ts) const {
-    uint64_t ns;
+  // The time in ns since 1970; false when it is before 1970 or past 2^64 ns
+  // (about the year 2554): such a packet is skipped, never misdated.
+  static bool ts_ns(const Iface& f, uint64_t ts, uint64_t* out) {
+    using u128 = unsigned __int128;
+    using i128 = __int128;
+    u128 ns;
     if (f.pow2) {
-      using u128 = unsigned __int128;
-      const uint64_t sec = f.shift >= 64 ? 0 : ts >> f.shift;
+      const u128 sec = f.shift >= 64 ? 0 : ts >> f.shift;
       const u128 frac = f.shift >= 64 ? u128{ts} : u128{ts & ((uint64_t{1} << f.shift) - 1)};
-      ns = sec * 1000000000u + static_cast<uint64_t>((frac * 1000000000u) >> f.shift);
+      ns = sec * 1000000000u + ((frac * 1000000000u) >> f.shift);
     } else {
-      ns = f.divide ? ts / f.factor : ts * f.factor;
+      ns = f.divide ? u128{ts / f.factor} : u128{ts} * f.factor;
     }
-    return ns + static_cast<uint64_t>(f.offset_ns);
+    const i128 t = static_cast<i128>(ns) + f.offset_ns;  // |ns| < 2^124, |offset_ns| < 2^94
+    if (t < 0 || t > static_cast<i128>(UINT64_MAX)) return false;
+    *out = static_cast<uint64_t>(t);
+    return true;
   }
 
   // Handles one complete block; true when it filled `pkt`.
@@ -383,15 +244,15 @@ class PcapngReader final : public FileReaderBase {
     const uint32_t type = ld32(p, swap_);
     switch (type) {
       case kPcapngShb: {
-        if (len < 28) corrupt("pcapng section header block");
+        if (len < 28) corrupt("bad_block", "pcapng section header block of " + std::to_string(len) + " bytes");
         const uint16_t major = ld16(p + 12, swap_);
-        if (major != 1) corrupt("pcapng section header (version " + std::to_string(major) + ")");
+        if (major != 1) corrupt("bad_block", "pcapng section header with version " + std::to_string(major));
         ifaces_.clear();
         ++stats_.sections;
         return false;
       }
       case kIdb: {
-        if (len < 20) corrupt("pcapng interface description block");
+        if (len < 20) corrupt("bad_block", "pcapng interface description block of " + std::to_string(len) + " bytes");
         Iface f;
         f.linktype = ld16(p + 8, swap_);
         f.snaplen = ld32(p + 12, swap_);
@@ -404,23 +265,27 @@ class PcapngReader final : public FileReaderBase {
         // The obsolete Packet Block is an EPB with a 16-bit interface id
         // followed by a 16-bit drop count.
         const bool epb = type == kEpb;
-        if (len < 32) corrupt(epb ? "pcapng enhanced packet block" : "pcapng packet block");
+        if (len < 32) corrupt("bad_block_length", std::string(epb ? "pcapng enhanced packet block" : "pcapng packet block") + " of " + std::to_string(len) + " bytes");
         const uint32_t id = epb ? ld32(p + 8, swap_) : ld16(p + 8, swap_);
         const uint32_t caplen = ld32(p + 20, swap_);
         if (caplen > len - 32) {
-          corrupt(std::string(epb ? "pcapng enhanced packet block" : "pcapng packet block") + " (capture length " +
-                  std::to_string(caplen) + ")");
+          corrupt("bad_caplen", std::string(epb ? "pcapng enhanced packet block" : "pcapng packet block") +
+                                    " with capture length " + std::to_string(caplen) + " in a block of " +
+                                    std::to_string(len) + " bytes");
         }
         const Iface& f = iface(id);
         pkt.data = p + 28;
         pkt.caplen = caplen;
         pkt.wirelen = ld32(p + 24, swap_);
-        pkt.ts_ns = ts_ns(f, (uint64_t{ld32(p + 12, swap_)} << 32) | ld32(p + 16, swap_));
+        if (!ts_ns(f, (uint64_t{ld32(p + 12, swap_)} << 32) | ld32(p + 16, swap_), &pkt.ts_ns)) {
+          bad_timestamp();
+          return false;
+        }
         pkt.linktype = f.linktype;
         return true;
       }
       case kSpb: {
-        if (len < 16) corrupt("pcapng simple packet block");
+        if (len < 16) corrupt("bad_block_length", "pcapng simple packet block of " + std::to_string(len) + " bytes");
         const Iface& f = iface(0);
         const uint32_t wirelen = ld32(p + 8, swap_);
         uint32_t caplen = std::min(wirelen, len - 16);
@@ -440,7 +305,7 @@ class PcapngReader final : public FileReaderBase {
 
   const Iface& iface(uint32_t id) {
     if (id >= ifaces_.size()) {
-      corrupt("pcapng packet block (interface " + std::to_string(id) + " not described in this section)");
+      corrupt("bad_block", "pcapng packet block for interface " + std::to_string(id) + ", not described in this section");
     }
     return ifaces_[id];
   }
@@ -460,14 +325,14 @@ class PcapngReader final : public FileReaderBase {
         } else {
           f.pow2 = false;
           const unsigned e = r;
-          if (e > 28) corrupt("pcapng interface description block (if_tsresol 10^-" + std::to_string(e) + ")");
+          if (e > 28) corrupt("bad_block", "pcapng interface description block with if_tsresol 10^-" + std::to_string(e));
           uint64_t k = 1;
           for (unsigned i = 0; i < (e <= 9 ? 9 - e : e - 9); ++i) k *= 10;
           f.divide = e > 9;
           f.factor = k;
         }
       } else if (code == 14 && olen >= 8) {  // if_tsoffset, seconds
-        f.offset_ns = static_cast<int64_t>(ld64(v, swap_)) * 1000000000;
+        f.offset_ns = static_cast<__int128>(static_cast<int64_t>(ld64(v, swap_))) * 1000000000;
       }
       o = v + ((static_cast<size_t>(olen) + 3) & ~size_t{3});
     }
@@ -479,103 +344,54 @@ class PcapngReader final : public FileReaderBase {
 
 }  // namespace
 
-bool looks_compressed(const uint8_t* h, size_t n) {
-  if (n >= 2 && h[0] == 0x1f && (h[1] == 0x8b || h[1] == 0x9d)) return true;        // gzip, compress
-  if (n >= 3 && h[0] == 'B' && h[1] == 'Z' && h[2] == 'h') return true;              // bzip2
-  if (n >= 5 && h[0] == 0xfd && h[1] == '7' && h[2] == 'z' && h[3] == 'X' && h[4] == 'Z') return true;  // xz
-  if (n >= 4 && h[0] == 0x89 && h[1] == 'L' && h[2] == 'Z' && h[3] == 'O') return true;  // lzop
-  return false;
-}
+namespace {
 
-std::vector<int> open_fds_of(const FileId& id) {
-  std::vector<int> out;
-  DIR* d = ::opendir("/proc/self/fd");
-  if (!d) return out;
-  const int own = ::dirfd(d);
-  while (const dirent* e = ::readdir(d)) {
-    char* endp = nullptr;
-    const long fd = std::strtol(e->d_name, &endp, 10);
-    if (endp == e->d_name || *endp != '\0' || fd == own) continue;
-    struct stat st {};
-    if (::fstat(static_cast<int>(fd), &st) == 0 && st.st_dev == id.dev && st.st_ino == id.ino) {
-      out.push_back(static_cast<int>(fd));
-    }
-  }
-  ::closedir(d);
-  return out;
-}
-
-uint64_t wandio_position(int fd, const FileId& id, uint64_t total) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || st.st_dev != id.dev || st.st_ino != id.ino) return total;
-  const off_t pos = ::lseek(fd, 0, SEEK_CUR);
-  if (pos <= 0) return 0;
-  return std::min<uint64_t>(static_cast<uint64_t>(pos), total);
-}
-
-int new_fd_of(const FileId& id, const std::vector<int>& before) {
-  int found = -1;
-  for (int fd : open_fds_of(id)) {
-    if (std::find(before.begin(), before.end(), fd) != before.end()) continue;
-    if (found >= 0) return -1;  // ambiguous
-    found = fd;
-  }
-  return found;
-}
-
-std::unique_ptr<FileSource> open_capture_file(const std::string& path, uint32_t* magic_out) {
+// `erf`: the caller said the file is ERF (an erf: URI): no plausibility test.
+std::unique_ptr<FileSource> open_file(const std::string& path, uint32_t* magic_out, bool erf) {
   if (magic_out) *magic_out = 0;
-  FileReaderBase::Opened o;
-  int fd = -1;
+  uint64_t total = 0;
+  int fd = STDIN_FILENO;
+  bool regular = false;
   if (path != "-") {
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO does not wait for its writer here (the
+    // first read polls for it, interruptibly); no effect on regular files.
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) throw SourceError(path + ": cannot open: " + std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      const int e = errno;
-      ::close(fd);
-      throw SourceError(path + ": cannot stat: " + std::strerror(e));
-    }
-    if (S_ISDIR(st.st_mode)) {
-      ::close(fd);
-      throw SourceError(path + ": is a directory");
-    }
-    if (S_ISREG(st.st_mode)) {
-      o.total = static_cast<uint64_t>(st.st_size);
-      uint8_t head[8];
-      const ssize_t r = ::pread(fd, head, sizeof head, 0);
-      o.compressed = r > 0 && looks_compressed(head, static_cast<size_t>(r));
-      o.id = FileId{st.st_dev, st.st_ino};
-      if (!o.compressed) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    } else {
-      // FIFO, character device ...: let wandio sort out compression.
-      o.compressed = true;
-    }
   }
-
-  if (fd >= 0 && !o.compressed) {
-    o.in = std::make_unique<Input>(path, fd);
-  } else {
-    if (fd >= 0) ::close(fd);
-    std::vector<int> before;
-    const bool track = o.compressed && o.total > 0;
-    if (track) before = open_fds_of(o.id);
-    errno = 0;
-    io_t* io = wandio_create(path.c_str());
-    if (!io) {
-      throw SourceError(path + ": cannot open" + (errno ? std::string(": ") + std::strerror(errno) : std::string()));
-    }
-    o.in = std::make_unique<Input>(path, io);
-    if (track) o.wandio_fd = new_fd_of(o.id, before);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int e = errno;
+    if (fd != STDIN_FILENO) ::close(fd);
+    throw SourceError(path + ": cannot stat: " + std::strerror(e));
   }
-
-  Input& in = *o.in;
-  if (!in.fill(4)) {
-    if (in.stream_error() && in.avail() == 0) {
-      throw SourceError(path + ": damaged or truncated compressed file (nothing could be decompressed)");
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    throw SourceError(path + ": is a directory");
+  }
+  if (S_ISREG(st.st_mode)) {
+    regular = true;
+    total = static_cast<uint64_t>(st.st_size);
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  }
+  auto raw = std::make_unique<detail::FdReader>(path, fd, regular);
+  const std::string head = raw->peek(6);
+  if (raw->interrupted()) throw SourceInterrupted(path + ": interrupted while waiting for input");
+  std::string cname;
+  const detail::Compression comp = detail::compression_of(head, &cname);
+  if (comp == detail::Compression::unsupported) {
+    throw SourceError(path + ": " + cname + "-compressed files are not read (gzip, bzip2, xz and zstd are)");
+  }
+  auto input = std::make_unique<Input>(path, std::move(raw), comp);
+  Input& in = *input;
+  in.fill(24);  // a pcap file header, or an ERF record header
+  if (in.interrupted()) throw SourceInterrupted(path + ": interrupted while waiting for input");
+  if (in.avail() < 4) {
+    if (!in.error().empty() && in.avail() == 0) {
+      throw SourceError(path + ": " + in.error() + " (nothing could be decompressed)");
     }
     if (in.avail() == 0) throw SourceError(path + ": empty file (no capture file header)");
-    return nullptr;  // 1-3 bytes: not pcap/pcapng
+    if (erf) return detail::make_erf_reader(path, std::move(input), total);  // a cut record
+    return nullptr;  // 1-3 bytes: no capture file
   }
   const uint8_t* h = in.data();
   const uint32_t be = be32(h);
@@ -596,9 +412,15 @@ std::unique_ptr<FileSource> open_capture_file(const std::string& path, uint32_t*
   } else {
     pcap = false;
   }
+  if (erf && (pcap || be == kPcapngShb)) {
+    throw SourceError(path + ": not an ERF file but a " + (pcap ? "pcap" : "pcapng") +
+                      " file (give it without the erf: prefix)");
+  }
+  if (erf) return detail::make_erf_reader(path, std::move(input), total);
   if (pcap) {
-    if (!in.fill(24)) throw SourceError(path + ": corrupt pcap file header (truncated: " + std::to_string(in.avail()) + " of 24 bytes)");
-    h = in.data();
+    if (in.avail() < 24) {
+      throw SourceError(path + ": corrupt pcap file header (truncated: " + std::to_string(in.avail()) + " of 24 bytes)");
+    }
     const bool swap = file_big != kHostBig;
     const uint16_t major = ld16(h + 4, swap);
     const uint16_t minor = ld16(h + 6, swap);
@@ -610,17 +432,28 @@ std::unique_ptr<FileSource> open_capture_file(const std::string& path, uint32_t*
     // The link-type field's upper bits carry FCS information: mask them off.
     const uint16_t lt = static_cast<uint16_t>(ld32(h + 20, swap) & 0xffff);
     in.consume(24);
-    return std::make_unique<PcapReader>(path, std::move(o), swap, nano, lt, snaplen);
+    return std::make_unique<PcapReader>(path, std::move(input), total, swap, nano, lt, snaplen);
   }
   if (be == kPcapngShb) {
-    if (!in.fill(12)) throw SourceError(path + ": corrupt pcapng section header (truncated)");
-    const uint32_t bom = raw32(in.data() + 8);
+    if (in.avail() < 12) throw SourceError(path + ": corrupt pcapng section header (truncated)");
+    const uint32_t bom = raw32(h + 8);
     if (bom != kPcapngByteOrder && bom != __builtin_bswap32(kPcapngByteOrder)) {
       throw SourceError(path + ": corrupt pcapng section header (byte-order magic " + hex32(bom) + ")");
     }
-    return std::make_unique<PcapngReader>(path, std::move(o));
+    return std::make_unique<PcapngReader>(path, std::move(input), total);
+  }
+  if (detail::looks_like_erf(std::string(reinterpret_cast<const char*>(h), std::min<size_t>(in.avail(), 16)))) {
+    return detail::make_erf_reader(path, std::move(input), total);
   }
   return nullptr;
 }
+
+}  // namespace
+
+std::unique_ptr<FileSource> open_capture_file(const std::string& path, uint32_t* magic) {
+  return open_file(path, magic, false);
+}
+
+std::unique_ptr<FileSource> open_erf_file(const std::string& path) { return open_file(path, nullptr, true); }
 
 }  // namespace privateer

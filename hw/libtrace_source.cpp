@@ -5,16 +5,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <cstring>
-#include <fcntl.h>
 #include <poll.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 #include <vector>
 
-#include "hw/file_source.hpp"
+#include "hw/file_input.hpp"
 
 namespace privateer {
 
@@ -41,13 +36,6 @@ std::string libtrace_error(libtrace_t* t) {
   return msg + " (libtrace error " + std::to_string(e.err_num) + ")";
 }
 
-uint64_t erf_ts_to_ns(uint64_t erf) {
-  // Upper 32 bits seconds, lower 32 bits binary fraction; rounded to the
-  // nearest ns as Wireshark does.
-  const uint64_t frac = ((erf & 0xffffffffu) * 1000000000u + 0x80000000u) >> 32;
-  return (erf >> 32) * 1000000000u + frac;
-}
-
 bool is_erf_format(libtrace_packet_t* p) {
   const int f = static_cast<int>(trace_get_format(p));
   return f == TRACE_FORMAT_ERF || f == TRACE_FORMAT_RAWERF;
@@ -55,48 +43,15 @@ bool is_erf_format(libtrace_packet_t* p) {
 
 class LibtraceSource final : public PacketSource {
  public:
-  LibtraceSource(std::string uri, libtrace_t* trace, bool live)
-      : uri_(std::move(uri)), trace_(trace), live_(live) {}
+  LibtraceSource(std::string uri, libtrace_t* trace) : uri_(std::move(uri)), trace_(trace) {}
 
   ~LibtraceSource() override {
     for (auto* p : pkts_) trace_destroy_packet(p);
     if (trace_) trace_destroy(trace_);
   }
 
-  // For a local trace file: its size and, if compressed, how to find wandio's
-  // descriptor for it. Call before trace_create() (which may open the file
-  // already, to guess its format).
-  struct FileInfo {
-    uint64_t total = 0;
-    bool compressed = false;
-    FileId id;
-    std::vector<int> before;
-  };
-  static FileInfo file_info(const std::string& path) {
-    FileInfo fi;
-    struct stat st {};
-    if (path.empty() || ::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return fi;
-    fi.total = static_cast<uint64_t>(st.st_size);
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      uint8_t head[8];
-      const ssize_t r = ::pread(fd, head, sizeof head, 0);
-      fi.compressed = r > 0 && looks_compressed(head, static_cast<size_t>(r));
-      ::close(fd);
-    }
-    if (fi.compressed) {
-      fi.id = FileId{st.st_dev, st.st_ino};
-      fi.before = open_fds_of(fi.id);
-    }
-    return fi;
-  }
-
-  void start(const FileInfo& fi) {
+  void start() {
     if (trace_start(trace_) < 0) throw SourceError(uri_ + ": " + libtrace_error(trace_));
-    total_ = fi.total;
-    compressed_ = fi.compressed;
-    id_ = fi.id;
-    if (compressed_) wandio_fd_ = new_fd_of(fi.id, fi.before);
   }
 
   size_t read_burst(RawPacket* out, size_t max) override {
@@ -107,63 +62,21 @@ class LibtraceSource final : public PacketSource {
       if (!p) throw SourceError(uri_ + ": out of memory for libtrace packets");
       pkts_.push_back(p);
     }
-    const size_t n = live_ ? burst_live(out, max) : burst_file(out, max);
-    if (eof_) done_.store(true, std::memory_order_release);
-    return n;
+    return burst_live(out, max);
   }
 
   bool eof() const override { return eof_; }
   std::string name() const override { return uri_; }
-  bool live() const override { return live_; }
+  bool live() const override { return true; }
 
-  // Uncompressed trace files: bytes of records read of the file size;
-  // compressed ones: wandio's file position (compressed bytes read, ahead of
-  // the packets by wandio's read-ahead); live sources: bytes read, total 0.
+  // Live sources: bytes read, total unknown (0).
   SourceProgress progress() const override {
     SourceProgress s;
-    if (compressed_ && wandio_fd_ < 0) return s;
-    s.bytes_total = total_;
-    if (done_.load(std::memory_order_acquire) && total_) {
-      s.bytes_read = total_;
-    } else if (compressed_) {
-      s.bytes_read = wandio_position(wandio_fd_, id_, total_);
-    } else {
-      s.bytes_read = bytes_read_.load(std::memory_order_relaxed);
-    }
-    if (s.bytes_total && s.bytes_read > s.bytes_total) s.bytes_read = s.bytes_total;
+    s.bytes_read = bytes_read_.load(std::memory_order_relaxed);
     return s;
   }
 
  private:
-  size_t burst_file(RawPacket* out, size_t max) {
-    size_t n = 0;
-    uint64_t bytes = 0;
-    while (n < max) {
-      const int r = trace_read_packet(trace_, pkts_[n]);
-      if (r == 0) {
-        eof_ = true;
-        break;
-      }
-      if (r < 0) {
-        if (trace_is_err(trace_)) {
-          // A trace file whose last record is cut short: libtrace reports
-          // "Truncated packet (wanted N, got M)". End there, like our readers.
-          const libtrace_err_t e = trace_get_err(trace_);
-          if (std::strncmp(e.problem, "Truncated packet", 16) != 0) {
-            throw SourceError(uri_ + ": " + libtrace_error(trace_));
-          }
-          ++truncated_;
-        }
-        eof_ = true;
-        break;
-      }
-      bytes += static_cast<uint64_t>(r);
-      if (convert(pkts_[n], out[n])) ++n;
-    }
-    bytes_read_.fetch_add(bytes, std::memory_order_relaxed);
-    return n;
-  }
-
   size_t burst_live(RawPacket* out, size_t max) {
     size_t n = 0;
     uint64_t bytes = 0;
@@ -219,7 +132,7 @@ class LibtraceSource final : public PacketSource {
       if (static_cast<uint8_t*>(p->header) + framing == static_cast<uint8_t*>(buf)) {
         r.data = static_cast<const uint8_t*>(p->header);
         r.caplen = static_cast<uint32_t>(framing + caplen);
-        r.ts_ns = erf_ts_to_ns(trace_get_erf_timestamp(p));
+        r.ts_ns = detail::erf_ts_to_ns(trace_get_erf_timestamp(p));
         r.linktype = linktype::erf;
         return true;
       }
@@ -260,17 +173,10 @@ class LibtraceSource final : public PacketSource {
 
   std::string uri_;
   libtrace_t* trace_;
-  bool live_;
   bool eof_ = false;
   std::vector<libtrace_packet_t*> pkts_;
   uint64_t skipped_ = 0;     // records that are no packets (meta-data, clock records)
-  uint64_t truncated_ = 0;   // a cut-off final record (file formats)
-  uint64_t total_ = 0;
-  bool compressed_ = false;
-  int wandio_fd_ = -1;
-  FileId id_;
   std::atomic<uint64_t> bytes_read_{0};
-  std::atomic<bool> done_{false};
 };
 
 [[noreturn]] void throw_create_error(const std::string& uri, libtrace_t* t) {
@@ -308,14 +214,12 @@ int libtrace_linktype_to_pcap(int lt) {
 bool is_live_uri(const std::string& uri) { return is_live_scheme(scheme_of(uri)); }
 
 std::unique_ptr<PacketSource> open_libtrace_source(const std::string& uri) {
-  const std::string scheme = scheme_of(uri);
-  const bool live = is_live_scheme(scheme);
-  const auto fi = live ? LibtraceSource::FileInfo{} : LibtraceSource::file_info(uri.substr(scheme.size() + 1));
+  if (!is_live_uri(uri)) throw SourceError(uri + ": not a live libtrace URI (trace files are read by our own readers)");
   libtrace_t* t = trace_create(uri.c_str());
   if (!t) throw SourceError(uri + ": libtrace could not create the trace");
   if (trace_is_err(t)) throw_create_error(uri, t);
-  auto src = std::make_unique<LibtraceSource>(uri, t, live);
-  src->start(fi);
+  auto src = std::make_unique<LibtraceSource>(uri, t);
+  src->start();
   return src;
 }
 
@@ -324,23 +228,6 @@ void probe_libtrace_uri(const std::string& uri) {
   if (!t) throw SourceError(uri + ": libtrace could not create the trace");
   if (trace_is_err(t)) throw_create_error(uri, t);
   trace_destroy(t);
-}
-
-std::unique_ptr<PacketSource> open_libtrace_guess(const std::string& path) {
-  const auto fi = LibtraceSource::file_info(path);
-  libtrace_t* t = trace_create(path.c_str());
-  if (!t) throw SourceError(path + ": libtrace could not create the trace");
-  if (trace_is_err(t)) {
-    const libtrace_err_t e = trace_get_err(t);
-    if (e.err_num == TRACE_ERR_BAD_FORMAT) {
-      trace_destroy(t);
-      return nullptr;
-    }
-    throw_create_error(path, t);
-  }
-  auto src = std::make_unique<LibtraceSource>(path, t, false);
-  src->start(fi);
-  return src;
 }
 
 }  // namespace privateer

@@ -1,5 +1,7 @@
-// Capture sources read through libtrace: live capture (int:, ring:, pcapint:,
-// dag:, rt: ...) and the trace file formats other than pcap/pcapng (erf: ...).
+// Capture sources read through libtrace: live capture only (int:, ring:,
+// pcapint:, bpf:, dag:, rt:, dpdk:). Trace files (pcap, pcapng, ERF) are read
+// by our own readers (file_source.hpp); libtrace's other file formats (tsh,
+// legacy ATM/Ethernet/PoS, DUCK) are not read.
 #pragma once
 
 #include <cstdint>
@@ -10,18 +12,13 @@
 
 namespace privateer {
 
-// Opens a libtrace URI ("erf:PATH", "int:eth0", "dag:/dev/dag0", ...). ERF
-// records (ERF files, DAG cards, ERF over rt:) are delivered whole, ERF header
-// included, with linktype::erf; other packets from their first captured byte
-// with the libtrace link type mapped to a pcap LINKTYPE. Live URIs do not
-// block for long: read_burst() returns 0 after ~100 ms without packets.
-// Throws SourceError naming the URI when libtrace cannot open it.
+// Opens a live libtrace URI ("int:eth0", "dag:/dev/dag0", ...). ERF records
+// (DAG cards, ERF over rt:) are delivered whole, ERF header included, with
+// linktype::erf; other packets from their first captured byte with the
+// libtrace link type mapped to a pcap LINKTYPE. read_burst() does not block
+// for long: it returns 0 after ~100 ms without packets. Throws SourceError
+// naming the URI when libtrace cannot open it or it is not a live URI.
 std::unique_ptr<PacketSource> open_libtrace_source(const std::string& uri);
-
-// Lets libtrace guess the format of the trace file PATH (a plain path, no
-// "format:" prefix). Returns nullptr when libtrace does not recognise the
-// format; throws SourceError for other failures.
-std::unique_ptr<PacketSource> open_libtrace_guess(const std::string& path);
 
 // The pcap LINKTYPE for a libtrace link type (libtrace_linktype_t), or -1
 // where there is none.

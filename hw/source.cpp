@@ -27,8 +27,10 @@ std::string scheme_of(const std::string& uri) {
   return uri.substr(0, c);
 }
 
-// Schemes read by our own pcap/pcapng reader instead of libtrace.
+// Schemes read by our own file readers instead of libtrace.
 bool is_pcap_scheme(const std::string& s) { return s == "pcapfile" || s == "pcap" || s == "pcapng"; }
+bool is_erf_scheme(const std::string& s) { return s == "erf" || s == "rawerf"; }
+bool is_file_scheme(const std::string& s) { return is_pcap_scheme(s) || is_erf_scheme(s); }
 
 // Bytes of input a URI stands for, for progress over a chain; 0 if unknown.
 uint64_t input_size(const std::string& uri) {
@@ -81,7 +83,9 @@ std::vector<std::string> directory_files(const std::string& dir) {
 }
 
 // Several sources read one after another; each is opened when the previous
-// one has ended, so a long list or large directory holds one file open.
+// one has ended, so a long list or large directory holds one file open. A
+// file that cannot be opened (unreadable, no capture file header) or is
+// damaged is recorded as damage and the next one is read.
 class ChainSource final : public PacketSource {
  public:
   using Opener = std::unique_ptr<PacketSource> (*)(const std::string&);
@@ -95,11 +99,8 @@ class ChainSource final : public PacketSource {
       if (s == 0) total_known_ = false;
       total_ += s;
     }
-    // Open the first one now, so that open_source() reports its errors.
-    if (!uris_.empty()) {
-      cur_ = opener_(uris_[0]);
-      next_ = 1;
-    }
+    // Open the first one now: its damage is known before the run starts.
+    open_next();
   }
 
   size_t read_burst(RawPacket* out, size_t max) override {
@@ -109,10 +110,8 @@ class ChainSource final : public PacketSource {
           eof_ = true;
           return 0;
         }
-        auto src = opener_(uris_[next_]);
-        std::lock_guard lk(mu_);
-        cur_ = std::move(src);
-        ++next_;
+        open_next();
+        continue;
       }
       const size_t n = cur_->read_burst(out, max);
       if (n > 0 || !cur_->eof()) return n;
@@ -120,9 +119,24 @@ class ChainSource final : public PacketSource {
       {
         std::lock_guard lk(mu_);
         done_bytes_ += sizes_[next_ - 1];
+        for (auto& d : cur_->damage()) damage_.push_back(std::move(d));
+        bad_ts_ += cur_->bad_timestamps();
         old = std::move(cur_);
       }
     }
+  }
+
+  std::vector<InputDamage> damage() const override {
+    std::lock_guard lk(mu_);
+    std::vector<InputDamage> v = damage_;
+    if (cur_) {
+      for (auto& d : cur_->damage()) v.push_back(std::move(d));
+    }
+    return v;
+  }
+  uint64_t bad_timestamps() const override {
+    std::lock_guard lk(mu_);
+    return bad_ts_ + (cur_ ? cur_->bad_timestamps() : 0);
   }
 
   bool eof() const override { return eof_; }
@@ -156,7 +170,28 @@ class ChainSource final : public PacketSource {
   uint64_t total_ = 0;
   bool total_known_ = true;
   uint64_t done_bytes_ = 0;
+  std::vector<InputDamage> damage_;  // of the sources done, and the opens that failed
+  uint64_t bad_ts_ = 0;              // of the sources done
   mutable std::mutex mu_;
+
+  // Opens uris_[next_] (and on, past those that fail to open).
+  void open_next() {
+    while (next_ < uris_.size()) {
+      const size_t i = next_++;
+      try {
+        auto src = opener_(uris_[i]);
+        std::lock_guard lk(mu_);
+        cur_ = std::move(src);
+        return;
+      } catch (const SourceInterrupted&) {
+        throw;
+      } catch (const SourceError& e) {
+        std::lock_guard lk(mu_);
+        done_bytes_ += sizes_[i];
+        damage_.push_back(InputDamage{uris_[i], 0, "open_failed", e.what()});
+      }
+    }
+  }
 };
 
 std::string hex_magic(uint32_t m) {
@@ -165,11 +200,13 @@ std::string hex_magic(uint32_t m) {
   return b;
 }
 
-std::unique_ptr<PacketSource> open_pcap_only(const std::string& uri);
+std::unique_ptr<PacketSource> open_path_any(const std::string& path);
+std::unique_ptr<PacketSource> open_path_erf(const std::string& path);
 
-// A path: directory, pcap/pcapng through our reader, else (when allowed)
-// whatever libtrace recognises.
-std::unique_ptr<PacketSource> open_path(const std::string& path, bool allow_libtrace) {
+// A path: a directory (its files read with `erf` the same way), else a
+// pcap, pcapng or ERF file, or (`erf`) an ERF file without the
+// plausibility test of its first record.
+std::unique_ptr<PacketSource> open_path(const std::string& path, bool erf) {
   if (path.empty()) throw SourceError("empty capture file path");
   struct stat st {};
   if (path != "-" && ::stat(path.c_str(), &st) != 0) {
@@ -178,21 +215,22 @@ std::unique_ptr<PacketSource> open_path(const std::string& path, bool allow_libt
   if (path != "-" && S_ISDIR(st.st_mode)) {
     auto files = directory_files(path);
     if (files.empty()) throw SourceError(path + ": directory holds no capture files");
-    return std::make_unique<ChainSource>(path, std::move(files),
-                                         allow_libtrace ? &open_source : &open_pcap_only);
+    return std::make_unique<ChainSource>(path, std::move(files), erf ? &open_path_erf : &open_path_any);
   }
+  if (erf) return open_erf_file(path);
   uint32_t magic = 0;
   if (auto f = open_capture_file(path, &magic)) return f;
-  if (allow_libtrace && path != "-") {
-    if (auto t = open_libtrace_guess(path)) return t;
-    throw SourceError(path + ": unknown capture file format (magic " + hex_magic(magic) +
-                      "): neither pcap, pcapng nor a format libtrace recognises");
-  }
   throw SourceError(path + ": unknown capture file format (magic " + hex_magic(magic) +
-                    "): not a pcap or pcapng file");
+                    "): neither pcap, pcapng nor ERF");
 }
 
-std::unique_ptr<PacketSource> open_pcap_only(const std::string& uri) { return open_path(uri, false); }
+SourceError unknown_scheme(const std::string& uri, const std::string& scheme) {
+  return SourceError(uri + ": unknown source format '" + scheme +
+                     ":' (files: a path, pcapfile:, erf:; live: int:, ring:, pcapint:, bpf:, dag:, rt:, dpdk:)");
+}
+
+std::unique_ptr<PacketSource> open_path_any(const std::string& path) { return open_path(path, false); }
+std::unique_ptr<PacketSource> open_path_erf(const std::string& path) { return open_path(path, true); }
 
 std::string chain_name(const std::vector<std::string>& uris) {
   if (uris.size() <= 3) {
@@ -211,9 +249,10 @@ std::unique_ptr<PacketSource> open_source(const std::string& uri) {
   // A path that exists is a path, even if it looks like "name:rest".
   struct stat st {};
   if (!scheme.empty() && ::stat(uri.c_str(), &st) == 0) scheme.clear();
-  if (scheme.empty()) return open_path(uri, true);
-  if (is_pcap_scheme(scheme)) return open_path(uri.substr(scheme.size() + 1), false);
-  return open_libtrace_source(uri);
+  if (scheme.empty()) return open_path(uri, false);
+  if (is_file_scheme(scheme)) return open_path(uri.substr(scheme.size() + 1), is_erf_scheme(scheme));
+  if (is_live_uri(uri)) return open_libtrace_source(uri);
+  throw unknown_scheme(uri, scheme);
 }
 
 std::vector<std::string> check_source(const std::string& uri) {
@@ -221,11 +260,10 @@ std::vector<std::string> check_source(const std::string& uri) {
   std::string scheme = scheme_of(uri);
   struct stat st {};
   if (!scheme.empty() && ::stat(uri.c_str(), &st) == 0) scheme.clear();
-  if (!scheme.empty() && !is_pcap_scheme(scheme)) {
-    if (is_live_uri(uri)) {
-      probe_libtrace_uri(uri);
-      return {};
-    }
+  if (!scheme.empty() && !is_file_scheme(scheme)) {
+    if (!is_live_uri(uri)) throw unknown_scheme(uri, scheme);
+    probe_libtrace_uri(uri);
+    return {};
   }
   const std::string path = scheme.empty() ? uri : uri.substr(scheme.size() + 1);
   if (path == "-") return {};
@@ -250,7 +288,7 @@ std::unique_ptr<PacketSource> open_sources(const std::vector<std::string>& uris)
     struct stat st {};
     if (::stat(u.c_str(), &st) == 0) continue;
     if (scheme.empty()) throw SourceError(u + ": cannot open: " + std::strerror(errno));
-    if (is_pcap_scheme(scheme)) {
+    if (is_file_scheme(scheme)) {
       const std::string path = u.substr(scheme.size() + 1);
       if (::stat(path.c_str(), &st) != 0) throw SourceError(path + ": cannot open: " + std::strerror(errno));
     }

@@ -4,11 +4,13 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 build_pkgs=(g++ meson ninja-build pkg-config
   libdpdk-dev libtrace3-dev libwandio1-dev libyaml-cpp-dev prometheus-cpp-dev
-  libavro-dev libisal-dev libzstd-dev libsnappy-dev libpcap-dev libgtest-dev)
+  libavro-dev libisal-dev libzstd-dev libsnappy-dev libpcap-dev libgtest-dev
+  zlib1g-dev libbz2-dev liblzma-dev)
 # Independent readers and servers the tests use: tshark (oracle), python3-avro
 # with its snappy and zstandard codecs, and avrocat (read our Avro), prometheus (scrapes the endpoint), curl, tcpdump,
 # tcpreplay and iproute2 (live capture on a veth pair in a network namespace).
-test_pkgs=(python3 python3-avro python3-snappy python3-zstandard avro-bin tshark prometheus curl tcpdump tcpreplay iproute2)
+test_pkgs=(python3 python3-avro python3-snappy python3-zstandard avro-bin tshark prometheus curl tcpdump tcpreplay iproute2
+  gzip bzip2 xz-utils zstd)
 missing=()
 for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
