@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,6 +31,16 @@ using Clock = std::chrono::steady_clock;
 
 // Nice value of the merge/output thread relative to the packet path.
 constexpr int kMergeNice = 5;
+
+// An input that is a stream (a FIFO, standard input): the output side treats
+// it as a live capture, whatever its reader says (a full disk never stops it).
+bool streamed_input(const std::vector<std::string>& sources) {
+  for (const auto& s : sources) {
+    struct stat st{};
+    if (s == "-" || (::stat(s.c_str(), &st) == 0 && S_ISFIFO(st.st_mode))) return true;
+  }
+  return false;
+}
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -241,6 +252,14 @@ void register_metrics(MetricsRegistry& reg, const std::string& source_name, bool
       w.counter("privateer_output_files_total", "Output files completed (renamed and marked done)", s->files(), sl);
       w.counter("privateer_output_rotations_total", "Output file rotations", s->rotations(), sl);
     }
+    for (const auto& s : outputs.streams()) {
+      for (size_t r = 0; r < kDropReasons; ++r) {
+        w.counter("privateer_output_dropped_records_total",
+                  "Records that did not reach a complete output file, by reason (no_space, io_error, file_removed)",
+                  s->dropped(static_cast<DropReason>(r)),
+                  {{"stream", s->stream()}, {"reason", drop_reason_name(static_cast<DropReason>(r))}});
+      }
+    }
     w.counter("privateer_output_compressed_blocks_total", "Avro blocks compressed by the output threads",
               outputs.blocks_compressed());
     w.gauge("privateer_output_threads", "Output threads (block compression and merge tasks)", outputs.output_threads());
@@ -306,6 +325,7 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     p->open_outputs(outputs);
     p->set_task_runner(&outputs.task_runner());
   }
+  outputs.report_leftovers();
 
   // Sources. Declared before the runtime so that they outlive its threads;
   // the DPDK context outlives its queue sources (their mbufs).
@@ -351,6 +371,8 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   ro.batches_per_worker = cfg.ring_size;
   ro.max_gap_intervals = cfg.max_gap_intervals;
   ro.live = dpdk ? true : source->live();
+  const bool live_outputs = ro.live || (!dpdk && streamed_input(cfg.packetsources));
+  outputs.set_live(live_outputs);
   // A live capture never waits for the output side (its NIC queue would
   // overflow); file input is paced by the merges so memory stays bounded.
   ro.max_unmerged_intervals = ro.live ? 0 : 2;
@@ -460,6 +482,8 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
         if (auto d = rt.poll_result()) {
           merger.add(std::move(d));
           rt.set_merged_intervals(merger.intervals());
+          // A file run stops reading at its first output failure.
+          if (!live_outputs && outputs.failed()) rt.request_stop();
         } else if (rt.finished()) {
           auto last = rt.poll_result();
           if (!last) break;
@@ -590,12 +614,29 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   if (d.before_start.load()) sum << ", before startboundaryts: " << d.before_start.load();
   sum << "\n";
   for (const auto& s : outputs.streams()) {
-    sum << "  " << s->stream() << ": " << s->records() << " records in " << s->files() << " file(s)\n";
+    sum << "  " << s->stream() << ": " << s->records() << " records in " << s->files() << " file(s)";
+    if (const uint64_t n = s->dropped_total()) {
+      sum << ", " << n << " dropped (";
+      const char* sep = "";
+      for (size_t r = 0; r < kDropReasons; ++r) {
+        if (const uint64_t k = s->dropped(static_cast<DropReason>(r))) {
+          sum << sep << drop_reason_name(static_cast<DropReason>(r)) << "=" << k;
+          sep = " ";
+        }
+      }
+      sum << ")";
+    }
+    sum << "\n";
     for (const auto& p : s->written_paths()) sum << "    " << p << "\n";
+    for (const auto& p : s->kept_tmp_paths()) sum << "    " << p << " (not finished: privateer-recover saves its complete blocks)\n";
   }
   if (stopped_by_signal) sum << "  stopped by signal: the last interval is marked partial\n";
   std::fputs(sum.str().c_str(), stdout);
   std::fflush(stdout);
+  if (!live_outputs && outputs.failed()) {
+    log_error("run failed: " + outputs.failure() + " (reading stopped there; what was written is kept)");
+    return 1;
+  }
 
   if (endpoint && opt.hold_metrics_seconds > 0 && !stopped_by_signal) {
     log_info("input done; serving metrics for " + std::to_string(opt.hold_metrics_seconds) + " s more");

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -115,7 +116,11 @@ std::string FileNamer::name(const std::string& stream, uint64_t unix_time) {
   const std::string plain = avro_file_name(expanded, extras);
   std::string out = plain;
   unsigned& k = repeats_[plain];
-  while (given_.count(out) != 0) {
+  auto taken = [this](const std::string& n) {
+    std::error_code ec;
+    return given_.count(n) != 0 || std::filesystem::exists(n + ".tmp", ec);
+  };
+  while (taken(out)) {
     auto numbered = extras;
     numbered.push_back(std::to_string(++k));
     out = avro_file_name(expanded, numbered);

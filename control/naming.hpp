@@ -47,7 +47,9 @@ std::string avro_file_name(const std::string& expanded, const std::vector<std::s
 //    run, every name gets ".STREAM" before ".avro";
 //  - a name already given in this run (a template without a time
 //    conversion, or one too coarse for the rotation) gets ".K" before
-//    ".avro", K = 1, 2, ... for its second, third, ... file.
+//    ".avro", K = 1, 2, ... for its second, third, ... file;
+//  - so does a name whose NAME.tmp is on disk (left by an earlier run that
+//    died: kept for privateer-recover, never truncated).
 class FileNamer {
  public:
   FileNamer(std::string tmpl, std::string monitorid);

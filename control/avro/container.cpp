@@ -2,6 +2,7 @@
 
 #include <avro.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -35,19 +36,19 @@ void fsync_dir_of(const std::string& path) {
 void write_file_atomically(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
   FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw std::runtime_error("cannot create " + tmp + ": " + errno_text(errno));
+  if (!f) throw OutputWriteError("cannot create " + tmp + ": " + errno_text(errno), errno);
   const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0 &&
                   ::fsync(fileno(f)) == 0;
   const int e = errno;
   if (std::fclose(f) != 0 || !ok) {
     const int e2 = ok ? errno : e;
     std::remove(tmp.c_str());
-    throw std::runtime_error("cannot write " + tmp + ": " + errno_text(e2));
+    throw OutputWriteError("cannot write " + tmp + ": " + errno_text(e2), e2);
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const int e2 = errno;
     std::remove(tmp.c_str());
-    throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + errno_text(e2));
+    throw OutputWriteError("cannot rename " + tmp + " to " + path + ": " + errno_text(e2), e2);
   }
 }
 
@@ -95,13 +96,24 @@ void AvroContainerFile::abandon() noexcept {
   }
 }
 
+bool AvroContainerFile::removed() const {
+  struct stat st{};
+  return fd_ >= 0 && ::fstat(fd_, &st) == 0 && st.st_nlink == 0;
+}
+
+void AvroContainerFile::write_failed(const std::string& what, int err) {
+  abandon();
+  throw OutputWriteError(what + ": " + errno_text(err), err);
+}
+
 void AvroContainerFile::write_all(const void* p, size_t n) {
   const auto* b = static_cast<const uint8_t*>(p);
   while (n) {
     const ssize_t w = ::write(fd_, b, n);
     if (w < 0) {
-      if (errno == EINTR) continue;
-      throw std::runtime_error("cannot write " + tmp_path_ + ": " + errno_text(errno));
+      const int e = errno;
+      if (e == EINTR) continue;
+      write_failed("cannot write " + tmp_path_, e);
     }
     b += w;
     n -= static_cast<size_t>(w);
@@ -114,16 +126,20 @@ void AvroContainerFile::open(const std::string& final_path, const AvroMetadata& 
   if (final_path.empty()) throw std::invalid_argument("avro output: empty path");
   final_path_ = final_path;
   tmp_path_ = final_path + ".tmp";
-  records_ = blocks_ = file_bytes_ = 0;
+  records_ = records_written_ = blocks_ = file_bytes_ = 0;
 
+  // Created again when it was removed since the last file (mkdir -p).
   const std::filesystem::path dir = std::filesystem::path(final_path).parent_path();
   if (!dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
-    if (ec) throw std::runtime_error("cannot create directory " + dir.string() + ": " + ec.message());
+    if (ec) {
+      throw OutputWriteError("cannot create directory " + dir.string() + ": " + ec.message(), ec.value());
+    }
   }
   fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw std::runtime_error("cannot create " + tmp_path_ + ": " + errno_text(errno));
+  if (fd_ < 0) throw OutputWriteError("cannot create " + tmp_path_ + ": " + errno_text(errno), errno);
+  (void)::flock(fd_, LOCK_EX | LOCK_NB);   // advisory, for privateer-recover; none on some file systems
 
   AvroEncoder h(1024 + schema_json_.size());
   h.put_raw("Obj\x01", 4);
@@ -142,7 +158,7 @@ void AvroContainerFile::open(const std::string& final_path, const AvroMetadata& 
   try {
     write_all(h.data(), h.size());
   } catch (...) {
-    abandon();
+    ::unlink(tmp_path_.c_str());   // not even a header: nothing to salvage
     throw;
   }
 }
@@ -177,7 +193,10 @@ void AvroContainerFile::write_block(const std::vector<uint8_t>& data, uint64_t r
   do {
     w = ::writev(fd_, iov, 3);
   } while (w < 0 && errno == EINTR);
-  if (w < 0) throw std::runtime_error("cannot write " + tmp_path_ + ": " + errno_text(errno));
+  if (w < 0) {
+    const int e = errno;
+    write_failed("cannot write " + tmp_path_, e);
+  }
   file_bytes_ += static_cast<uint64_t>(w);
   // A short write (a full disk, a signal): the rest piece by piece, which
   // reports the error if there is one.
@@ -191,6 +210,7 @@ void AvroContainerFile::write_block(const std::vector<uint8_t>& data, uint64_t r
     done = 0;
   }
   ++blocks_;
+  records_written_ += records;
 }
 
 void AvroContainerFile::write_done_blocks(bool wait_all) {
@@ -204,7 +224,10 @@ void AvroContainerFile::write_done_blocks(bool wait_all) {
     }
     std::unique_ptr<BlockJob> job = std::move(in_flight_.front());
     in_flight_.pop_front();
-    if (job->error) std::rethrow_exception(job->error);
+    if (job->error) {
+      abandon();
+      std::rethrow_exception(job->error);
+    }
     write_block(job->packed, job->records);
     free_.push_back(std::move(job));
   }
@@ -230,6 +253,12 @@ void AvroContainerFile::flush_block() {
   write_done_blocks(false);
 }
 
+void AvroContainerFile::flush() {
+  if (fd_ < 0) throw std::logic_error("avro output: flush() while no file is open");
+  flush_block();
+  if (pool_) write_done_blocks(true);
+}
+
 void AvroContainerFile::close(const std::string& done_json) {
   if (fd_ < 0) throw std::logic_error("avro output: close() while no file is open");
   int err = 0;
@@ -241,11 +270,13 @@ void AvroContainerFile::close(const std::string& done_json) {
     throw;
   }
   if (::fsync(fd_) != 0) err = errno;
-  if (::close(fd_) != 0 && !err) err = errno;
+  if (err) write_failed("cannot write " + tmp_path_, err);
+  if (::close(fd_) != 0) err = errno;
   fd_ = -1;
-  if (err) throw std::runtime_error("cannot write " + tmp_path_ + ": " + errno_text(err));
+  if (err) throw OutputWriteError("cannot write " + tmp_path_ + ": " + errno_text(err), err);
   if (std::rename(tmp_path_.c_str(), final_path_.c_str()) != 0) {
-    throw std::runtime_error("cannot rename " + tmp_path_ + " to " + final_path_ + ": " + errno_text(errno));
+    const int e = errno;
+    throw OutputWriteError("cannot rename " + tmp_path_ + " to " + final_path_ + ": " + errno_text(e), e);
   }
   last_bytes_ = file_bytes_;
   total_bytes_ += last_bytes_;

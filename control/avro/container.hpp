@@ -14,7 +14,9 @@
 // fsyncs, renames FINAL.tmp to FINAL and then writes FINAL.done (a small JSON
 // description, itself written through a temporary name). A file that is not
 // closed keeps its .tmp name: every block written before the failure is whole
-// and readable, the cut one is not.
+// and readable, the cut one is not (privateer-recover saves the whole ones).
+// The .tmp is flock(2)ed while it is open, so that privateer-recover and the
+// start-up scan for leftovers leave a file being written alone.
 #pragma once
 
 #include <cstddef>
@@ -41,6 +43,14 @@ struct AvroOutputSettings {
 
 using AvroMetadata = std::vector<std::pair<std::string, std::string>>;
 
+// A write, fsync, rename or create that failed: the system's errno (ENOSPC
+// for a full disk) and the path, both in what().
+class OutputWriteError : public std::runtime_error {
+ public:
+  OutputWriteError(const std::string& what, int err) : std::runtime_error(what), err(err) {}
+  int err;
+};
+
 class AvroContainerFile : public AvroStream {
  public:
   // Checks `schema_json` with avro-c's schema parser (std::runtime_error with
@@ -56,19 +66,33 @@ class AvroContainerFile : public AvroStream {
 
   // Creates FINAL.tmp (and missing directories), truncating a stale one, and
   // writes the header with `metadata` after avro.schema and avro.codec.
-  // std::logic_error if a file is already open; runtime_error on failure.
+  // std::logic_error if a file is already open; OutputWriteError on failure
+  // (a .tmp whose header could not be written is removed).
   void open(const std::string& final_path, const AvroMetadata& metadata = {});
   // One record, already Avro-binary encoded against the schema.
-  // std::logic_error when no file is open; runtime_error on write errors.
+  // std::logic_error when no file is open; OutputWriteError on write errors
+  // (the file is then abandoned: closed, its .tmp kept).
   void append_encoded(const void* buf, size_t len) override;
+  // Writes the block being filled and waits until every block is in the
+  // file (not fsynced): what was appended so far survives a SIGKILL.
+  // OutputWriteError as append_encoded.
+  void flush();
   // Writes the last block, fsyncs, renames FINAL.tmp to FINAL and writes
-  // FINAL.done containing `done_json`. On failure runtime_error; the .tmp
+  // FINAL.done containing `done_json`. On failure OutputWriteError; the .tmp
   // stays (its complete blocks can be salvaged). logic_error if none is open.
   void close(const std::string& done_json);
+  // Closes the open file without publishing it: its .tmp stays, with every
+  // block written so far. Nothing when none is open.
+  void abandon() noexcept;
+  // True when the open file's .tmp has no name any more (removed, or its
+  // directory was): what is written goes nowhere.
+  bool removed() const;
 
   bool is_open() const { return fd_ >= 0; }
   const std::string& path() const { return final_path_; }
   uint64_t records() const { return records_; }
+  // Records of the open file in blocks written whole (in the file, not in memory).
+  uint64_t records_written() const { return records_written_; }
   uint64_t blocks() const { return blocks_; }
   uint64_t bytes_written() const { return last_bytes_; }
   uint64_t total_bytes_written() const { return total_bytes_; }
@@ -80,7 +104,7 @@ class AvroContainerFile : public AvroStream {
   void write_done_blocks(bool wait_all);  // in order, as far as they are compressed
   void write_block(const std::vector<uint8_t>& data, uint64_t records);
   void write_all(const void* p, size_t n);
-  void abandon() noexcept;                // waits for the pool, closes the fd, keeps the .tmp
+  [[noreturn]] void write_failed(const std::string& what, int err);   // abandons, throws
 
   std::string schema_json_;
   CodecSettings codec_;
@@ -97,6 +121,7 @@ class AvroContainerFile : public AvroStream {
   std::string final_path_;
   std::string tmp_path_;
   uint64_t records_ = 0;
+  uint64_t records_written_ = 0;
   uint64_t blocks_ = 0;
   uint64_t file_bytes_ = 0;
   uint64_t last_bytes_ = 0;

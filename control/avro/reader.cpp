@@ -150,6 +150,7 @@ AvroContainerReader::AvroContainerReader(AvroReadFn read, size_t max_block_bytes
   if (!fill(16)) damaged(offset(), "file ends inside the header's sync marker");
   std::memcpy(sync_, buf_.data() + pos_, 16);
   const uint64_t data_start = offset() + 16;
+  header_size_ = data_start;
   pos_ += 16;
 
   const auto c = parse_codec(codec_name);
@@ -211,6 +212,7 @@ bool AvroContainerReader::next_block(AvroBlock& b) {
                           " records, more than its " + std::to_string(b.size) + " bytes can hold");
   }
   b.records = count;
+  b.end = b.data_offset + static_cast<uint64_t>(size);
   pos_ += static_cast<size_t>(size);
   sync_pending_ = true;
   ++blocks_;

@@ -48,6 +48,7 @@ struct AvroBlock {
   uint64_t index = 0;         // 0 for the first block of the file
   uint64_t offset = 0;        // file offset of its record count
   uint64_t data_offset = 0;   // file offset of its (compressed) data
+  uint64_t end = 0;           // file offset after its data, where its sync marker starts
   int64_t records = 0;
   const uint8_t* data = nullptr;   // the uncompressed records, valid until the next next_block()
   size_t size = 0;
@@ -65,6 +66,8 @@ class AvroContainerReader {
   const std::string& schema_json() const { return schema_json_; }
   AvroCodec codec() const { return codec_; }
   const std::vector<std::pair<std::string, std::string>>& metadata() const { return meta_; }
+  // Bytes of the header (magic, metadata, sync marker): the first block's offset.
+  uint64_t header_size() const { return header_size_; }
 
   // Checks the previous block's sync marker, then reads the next block.
   // false at a clean end of the file; AvroReadError(damaged) otherwise.
@@ -88,6 +91,7 @@ class AvroContainerReader {
   AvroCodec codec_ = AvroCodec::null;
   std::vector<std::pair<std::string, std::string>> meta_;
   uint8_t sync_[16] = {};
+  uint64_t header_size_ = 0;
   bool sync_pending_ = false;   // a block was handed out; its sync marker is next
   uint64_t blocks_ = 0;
   BlockDecompressor decompressor_;
