@@ -560,7 +560,7 @@ TEST(E2E, ProgressLineOnlyWhereWanted) {
   // the input read): at least one; packets and percentage never go back and
   // stay within the capture; the line is cleared before the summary.
   auto expect_progress = [&](const std::string& text) {
-    const std::regex line_re("\r\x1b\[K([0-9]+) packets  [0-9.]+[kMG]? pkt/s +([0-9.]+)%");
+    const std::regex line_re("\r\x1b\\[K([0-9]+) packets  [0-9.]+[kMG]? pkt/s +([0-9.]+)%");
     uint64_t last_packets = 0;
     double last_pct = 0;
     size_t lines = 0;
