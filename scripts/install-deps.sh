@@ -7,8 +7,10 @@ build_pkgs=(g++ meson ninja-build pkg-config
   libavro-dev libisal-dev libzstd-dev libsnappy-dev libpcap-dev libgtest-dev)
 # Independent readers and servers the tests use: tshark (oracle), python3-avro
 # with its snappy and zstandard codecs, and avrocat (read our Avro), prometheus (scrapes the endpoint), curl, tcpdump,
-# tcpreplay and iproute2 (live capture on a veth pair in a network namespace).
-test_pkgs=(python3 python3-avro python3-snappy python3-zstandard avro-bin tshark prometheus curl tcpdump tcpreplay iproute2)
+# tcpreplay and iproute2 (live capture on a veth pair in a network namespace), lzop (an lzo input),
+# bzip2 and xz-utils (compressed inputs).
+test_pkgs=(python3 python3-avro python3-snappy python3-zstandard avro-bin tshark prometheus curl tcpdump tcpreplay iproute2
+  lzop bzip2 xz-utils)
 missing=()
 for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
