@@ -69,6 +69,7 @@ def count_xml(binary, path):
             # GoogleTest's message: "FILE:LINE" and the reason on the next lines
             lines = (s.get("message") or "").strip().splitlines() if s is not None else []
             reason = " ".join(l.strip() for l in lines[1:]) or "no reason given"
+            reason = reason if len(reason) <= 160 else reason[:157] + "..."
             skips.setdefault((binary, reason), []).append(name)
         else:
             passed += 1
