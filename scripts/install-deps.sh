@@ -8,9 +8,10 @@ build_pkgs=(g++ meson ninja-build pkg-config
   zlib1g-dev libbz2-dev liblzma-dev)
 # Independent readers and servers the tests use: tshark (oracle), python3-avro
 # with its snappy and zstandard codecs, and avrocat (read our Avro), prometheus (scrapes the endpoint), curl, tcpdump,
-# tcpreplay and iproute2 (live capture on a veth pair in a network namespace).
+# tcpreplay and iproute2 (live capture on a veth pair in a network namespace), gzip, bzip2, xz-utils, zstd
+# and lzop (compressed inputs; lzop's must be refused).
 test_pkgs=(python3 python3-avro python3-snappy python3-zstandard avro-bin tshark prometheus curl tcpdump tcpreplay iproute2
-  gzip bzip2 xz-utils zstd)
+  gzip bzip2 xz-utils zstd lzop)
 missing=()
 for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

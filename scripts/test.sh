@@ -1,6 +1,7 @@
 #!/bin/bash
 # Installs, builds and runs the whole test suite; ends with one summary line
-# "tests: N passed, N failed, N skipped" counted from GoogleTest's reports.
+# "tests: N passed, N failed, N skipped" counted from GoogleTest's reports and
+# meson's test log (a binary that crashed or timed out counts as failed).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh || exit 1

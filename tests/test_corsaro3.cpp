@@ -174,14 +174,6 @@ TEST(Corsaro3Configs, ExampleConfigRuns) {
 // docker/offline-flowtuple/baseconfig.yaml: template without an extension,
 // flowtuple's mergethreads and avrooutput.
 TEST(Corsaro3Configs, OfflineFlowtupleConfigRuns) {
-  RunDir rd;
-  std::string out;
-  const fs::path cfg = example_copy(rd, "offline-flowtuple.yaml");
-  if (rd.run(cfg, "--check-config", &out) != 0 &&
-      (out.find("'plugins.flowtuple.mergethreads'") != std::string::npos ||
-       out.find("'plugins.flowtuple.avrooutput'") != std::string::npos)) {
-    GTEST_SKIP() << "the flowtuple plugin does not take corsaro3's mergethreads/avrooutput yet: " << out;
-  }
   run_example("offline-flowtuple.yaml", "out/corsaro3-offline-flowtuple");
 }
 

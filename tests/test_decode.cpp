@@ -191,18 +191,6 @@ std::vector<std::string> read_lines(const fs::path& p) {
 
 // ---------------------------------------------------------------- 1. corpus
 
-std::vector<std::string> corpus_files() {
-  std::vector<std::string> names;
-  if (auto c = test::corpus_dir()) {
-    for (auto& r : test::read_manifest()) {
-      const std::string name = r["file"];
-      if (fs::exists(*c / "expected" / (name + ".ft60.tsv"))) names.push_back(name);
-    }
-  }
-  if (names.empty()) names.push_back("no_corpus");
-  return names;
-}
-
 class CorpusFlowtuple : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(CorpusFlowtuple, MatchesOracle) {
@@ -240,7 +228,17 @@ std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
   return s;
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, CorpusFlowtuple, ::testing::ValuesIn(corpus_files()), param_name);
+// One case per corpus capture with an oracle answer, skipped where the
+// corpus is absent (the names then come from tests/corpus_files.txt).
+INSTANTIATE_TEST_SUITE_P(Corpus, CorpusFlowtuple, ::testing::ValuesIn(test::corpus_captures()), param_name);
+
+// tests/corpus_files.txt, which names the corpus cases where the corpus is
+// absent, lists exactly the manifest's captures with an oracle answer.
+TEST(CorpusList, MatchesManifest) {
+  PRIVATEER_REQUIRE_CORPUS();
+  EXPECT_EQ(test::listed_corpus_captures(), test::corpus_captures())
+      << "update tests/corpus_files.txt from ../shared/corpus/MANIFEST.tsv";
+}
 
 // The corpus files hold exactly as many IPv4 packets as the manifest says the
 // oracle counted (a second, per-packet view of the same comparison).

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -55,6 +56,24 @@ long long logged_packets(const std::string& log) {
   long long n = -1;
   for (std::sregex_iterator it(log.begin(), log.end(), re), end; it != end; ++it) n = std::stoll((*it)[1]);
   return n;
+}
+
+// Per interval start, the packets of the complete flowtuple files in `dir`
+// (the records' packet_cnt summed by their time, read with avrocat).
+std::map<uint64_t, uint64_t> packets_per_interval(const fs::path& dir) {
+  std::map<uint64_t, uint64_t> per;
+  const std::regex rec_re("\"time\": ([0-9]+),.*\"packet_cnt\": ([0-9]+)");
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("flowtuple-", 0) != 0 || e.path().extension() != ".avro") continue;
+    std::string out;
+    EXPECT_EQ(run_stdout("avrocat " + quote(e.path()), &out), 0) << e.path();
+    std::smatch m;
+    for (const auto& l : lines_of(out)) {
+      if (std::regex_search(l, m, rec_re)) per[std::stoull(m[1])] += std::stoull(m[2]);
+    }
+  }
+  return per;
 }
 
 }  // namespace
@@ -160,3 +179,98 @@ TEST(Signals, SecondSigintEndsARunThatCannotStop) {
   EXPECT_EQ(run.wait(10), 128 + SIGINT) << read_file(out);
   EXPECT_TRUE(has(out, "exiting at once")) << read_file(out);
 }
+
+// SIGINT or SIGTERM in the middle of an interval: a FIFO is fed a generated
+// capture (200 s, four 60 s intervals) up to 45 s into its third interval;
+// once the run has counted packets of that interval, the signal, while the
+// rest flows in. Against the capture's packet times (tshark): exit 0; the
+// two intervals before the cut hold every one of their packets (the first
+// marked partial, as a run's first interval is, the second not); the third,
+// marked partial, holds exactly the packets the summary counts past the
+// first two, fewer than the whole interval; nothing after it.
+class StopSignal : public ::testing::TestWithParam<int> {};
+
+TEST_P(StopSignal, CutMidIntervalKeepsEarlierIntervalsWhole) {
+  PRIVATEER_REQUIRE_TOOL("command -v tshark && command -v editcap && command -v avrocat",
+                         "tshark, editcap (tshark, wireshark-common) or avrocat (avro-bin)");
+  const int signo = GetParam();
+  const std::string signame = signo == SIGINT ? "SIGINT" : "SIGTERM";
+  TempDir tmp;
+  const fs::path gen = privateer_bin().parent_path().parent_path() / "perf" / "gen_telescope";
+  const fs::path cap = tmp.path / "capture.pcap";
+  ASSERT_EQ(run_command(quote(gen) + " -q -o " + quote(cap) + " -n 200k --pps 1000 --seed 13"), 0);
+  std::string times;
+  ASSERT_EQ(run_stdout("tshark -n -r " + quote(cap) + " -T fields -e frame.time_epoch 2>/dev/null", &times), 0);
+  std::vector<uint64_t> secs;
+  for (const auto& l : lines_of(times)) secs.push_back(std::stoull(l.substr(0, l.find('.'))));
+  ASSERT_EQ(secs.size(), 200000u);
+  std::map<uint64_t, uint64_t> whole;   // interval start -> packets in the capture
+  for (uint64_t t : secs) ++whole[t / 60 * 60];
+  ASSERT_GE(whole.size(), 4u);
+  const uint64_t i1 = whole.begin()->first, i2 = i1 + 60, i3 = i2 + 60;
+  const uint64_t before_i3 = whole[i1] + whole[i2];
+  const uint64_t fed = static_cast<uint64_t>(std::count_if(secs.begin(), secs.end(), [&](uint64_t t) { return t < i3 + 45; }));
+  const fs::path prefix = tmp.path / "prefix.pcap";
+  ASSERT_EQ(run_command("editcap -F pcap -r " + quote(cap) + " " + quote(prefix) + " 1-" + std::to_string(fed)), 0);
+
+  FifoWriter fifo(tmp.path / "in.pcap");
+  const fs::path cfg = write_config(tmp.path, tmp.path / "in.pcap", "prometheus: {enabled: no}\n");
+  const fs::path out = tmp.path / "run.out";
+  BackgroundRun run({"-c", cfg.string()}, out);
+  ASSERT_TRUE(fifo.open_when_read()) << read_file(out);
+  ASSERT_TRUE(fifo.write_part(prefix, 0, SIZE_MAX));
+  // SIGUSR1 logs the counters: wait until they are past the second interval.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        run.signal(SIGUSR1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        return logged_packets(read_file(out)) > static_cast<long long>(before_i3);
+      },
+      60))
+      << read_file(out);
+  // The signal, while the rest of the capture goes on flowing in (a run
+  // whose input stalls is tested with the FIFO tests).
+  run.signal(signo);
+  const std::string data = read_file(cap);
+  size_t off = fs::file_size(prefix);
+  ASSERT_EQ(data.compare(24, off - 24, read_file(prefix), 24, off - 24), 0) << "the prefix is the capture's first bytes";
+  wait_until([&] { return (off = fifo.write_nowait(data, off), !run.running()); }, 10);
+  const int rc = run.wait(0);
+  fifo.close();
+  ASSERT_EQ(rc, 0) << "no exit 0 within 10 s of " << signame << ": " << read_file(out);
+  const std::string text = read_file(out);
+  EXPECT_NE(text.find("received " + signame), std::string::npos) << text;
+  EXPECT_NE(text.find("stopped by signal"), std::string::npos) << text;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(text, m, std::regex("privateer: ([0-9]+) packets"))) << text;
+  const uint64_t counted = std::stoull(m[1]);
+  EXPECT_GT(counted, before_i3);
+  EXPECT_LT(counted, before_i3 + whole[i3]) << "the signal cut the third interval";
+
+  const auto got = packets_per_interval(tmp.path);
+  ASSERT_EQ(got.size(), 3u) << text;
+  EXPECT_EQ(got.at(i1), whole[i1]) << "first interval, whole";
+  EXPECT_EQ(got.at(i2), whole[i2]) << "second interval, whole";
+  EXPECT_EQ(got.at(i3), counted - before_i3) << "third interval: what was read of it";
+  EXPECT_LT(got.at(i3), whole[i3]) << "third interval: cut";
+
+  // The .done marker: three intervals, partial as said.
+  std::vector<std::pair<uint64_t, bool>> marked;
+  for (const auto& e : fs::directory_iterator(tmp.path)) {
+    if (e.path().extension() != ".done") continue;
+    const std::string done = read_file(e.path());
+    const std::regex iv_re("\\{\"start\":([0-9]+),\"end\":[0-9]+,\"partial\":(true|false)");
+    for (std::sregex_iterator it(done.begin(), done.end(), iv_re), end; it != end; ++it) {
+      marked.emplace_back(std::stoull((*it)[1]), (*it)[2] == "true");
+    }
+  }
+  std::sort(marked.begin(), marked.end());
+  const std::vector<std::pair<uint64_t, bool>> want = {{i1, true}, {i2, false}, {i3, true}};
+  EXPECT_EQ(marked, want);
+  for (const auto& e : fs::directory_iterator(tmp.path)) {
+    EXPECT_NE(e.path().extension(), ".tmp") << "temporary file left: " << e.path();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, StopSignal, ::testing::Values(SIGINT, SIGTERM),
+                         [](const ::testing::TestParamInfo<int>& i) { return i.param == SIGINT ? "Sigint" : "Sigterm"; });

@@ -1,5 +1,7 @@
 #include "tests/test_support.hpp"
 
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -74,6 +76,26 @@ std::vector<ManifestRow> read_manifest() {
   return rows;
 }
 
+std::vector<std::string> listed_corpus_captures() {
+  std::vector<std::string> names;
+  std::ifstream in(source_root() / "tests" / "corpus_files.txt");
+  for (std::string l; std::getline(in, l);) {
+    if (!l.empty() && l[0] != '#') names.push_back(l);
+  }
+  return names;
+}
+
+std::vector<std::string> corpus_captures() {
+  const auto c = corpus_dir();
+  if (!c) return listed_corpus_captures();
+  std::vector<std::string> names;
+  for (const auto& r : read_manifest()) {
+    const auto f = r.find("file");
+    if (f != r.end() && std::filesystem::exists(*c / "expected" / (f->second + ".ft60.tsv"))) names.push_back(f->second);
+  }
+  return names;
+}
+
 std::filesystem::path source_root() {
   const char* env = std::getenv("PRIVATEER_SOURCE_ROOT");
   return env ? std::filesystem::path(env) : std::filesystem::current_path();
@@ -94,6 +116,17 @@ static int run_popen(const std::string& full, std::string* output) {
   }
   int st = pclose(p);
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+bool have(const std::string& shell_check) { return run_popen(shell_check + " >/dev/null 2>&1", nullptr) == 0; }
+
+void skip_part(const std::string& why) { GTEST_SKIP() << why; }
+
+std::string python_avro_lacks(const std::string& codec) {
+  if (!have("/usr/bin/python3 -c 'import avro.datafile, avro.io'")) return "python3-avro";
+  if (codec == "snappy" && !have("/usr/bin/python3 -c 'import snappy'")) return "python3-snappy";
+  if (codec == "zstandard" && !have("/usr/bin/python3 -c 'import zstandard'")) return "python3-zstandard";
+  return "";
 }
 
 int run_command(const std::string& cmd, std::string* output) { return run_popen(cmd + " 2>&1", output); }
@@ -196,6 +229,15 @@ bool FifoWriter::write_part(const std::filesystem::path& file, size_t from, size
     off += static_cast<size_t>(n);
   }
   return true;
+}
+
+size_t FifoWriter::write_nowait(const std::string& data, size_t from) {
+  if (fd_ < 0 || from >= data.size()) return from;
+  const int flags = fcntl(fd_, F_GETFL);
+  fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
+  const ssize_t n = ::write(fd_, data.data() + from, data.size() - from);
+  fcntl(fd_, F_SETFL, flags);
+  return n > 0 ? from + static_cast<size_t>(n) : from;
 }
 
 void FifoWriter::close() {

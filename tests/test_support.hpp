@@ -19,9 +19,31 @@ std::optional<std::filesystem::path> corpus_dir();
 using ManifestRow = std::map<std::string, std::string>;
 std::vector<ManifestRow> read_manifest();
 
+// The corpus captures that have an oracle answer (expected/NAME.ft60.tsv),
+// in manifest order: read from the manifest where ../shared/corpus is present,
+// else from tests/corpus_files.txt, so that every corpus case of a
+// parameterized test exists (and is reported as skipped) without the data.
+std::vector<std::string> corpus_captures();
+// The names in tests/corpus_files.txt (checked against the manifest by a test).
+std::vector<std::string> listed_corpus_captures();
+
 // Source checkout root and the built binary (from the test environment).
 std::filesystem::path source_root();
 std::filesystem::path privateer_bin();
+
+// True when the shell command `shell_check` (e.g. "command -v tshark",
+// "/usr/bin/python3 -c 'import snappy'") succeeds; its output is discarded.
+bool have(const std::string& shell_check);
+
+// Marks the running test as skipped, saying why, and lets it go on: for a
+// test that checks with several tools and finds one of them missing. Its
+// other checks still run, and a failure among them still fails the test.
+void skip_part(const std::string& why);
+
+// What python3-avro (Debian's /usr/bin/python3) lacks to read Avro files of
+// `codec` ("null", "deflate", "snappy", "zstandard"): "" when it reads them,
+// else the Debian package to install ("python3-avro", "python3-snappy", ...).
+std::string python_avro_lacks(const std::string& codec);
 
 // Runs a shell command, returns exit status; stdout+stderr into *output if given.
 int run_command(const std::string& cmd, std::string* output = nullptr);
@@ -87,6 +109,10 @@ class FifoWriter {
   // Writes bytes [from, to) of `file` (to past the end: up to the end);
   // false once the reader is gone for good.
   bool write_part(const std::filesystem::path& file, size_t from, size_t to);
+  // Writes what the pipe takes at once of `data` from byte `from`, without
+  // waiting; returns the offset reached (`from` when the pipe is full or
+  // the reader gone).
+  size_t write_nowait(const std::string& data, size_t from);
   void close();
 
  private:
@@ -102,6 +128,13 @@ uint64_t capture_packets(const std::filesystem::path& capture);
 uint64_t flowtuple_packets(const std::filesystem::path& dir);
 
 }  // namespace privateer::test
+
+// Skips the current test, naming the missing prerequisite, unless the shell
+// command `check` succeeds: PRIVATEER_REQUIRE_TOOL("command -v tshark", "tshark").
+#define PRIVATEER_REQUIRE_TOOL(check, what)                                     \
+  do {                                                                          \
+    if (!::privateer::test::have(check)) GTEST_SKIP() << (what) << " missing";  \
+  } while (0)
 
 // Skips the current test when ../shared/corpus is absent.
 #define PRIVATEER_REQUIRE_CORPUS()                                              \
