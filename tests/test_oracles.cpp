@@ -399,9 +399,9 @@ TEST_P(CompressedInput, SameResultsAsUncompressed) {
   EXPECT_EQ(summary_counts(packed_out), capinfos(plain)) << packed_out;
 }
 
-INSTANTIATE_TEST_SUITE_P(Tools, CompressedInput, ::testing::Values("gzip", "bzip2", "xz"), case_name);
+INSTANTIATE_TEST_SUITE_P(Tools, CompressedInput, ::testing::Values("gzip", "bzip2", "xz", "zstd"), case_name);
 
-// wandio only writes lzo: an lzop file is refused at start, naming it,
+// lzop files are not read: one is refused at start, naming it,
 // before anything is written (README, "Inputs").
 TEST(CompressedInput, LzopIsRefused) {
   PRIVATEER_REQUIRE_TOOL("command -v lzop", "lzop");
