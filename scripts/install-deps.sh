@@ -9,8 +9,12 @@ build_pkgs=(g++ meson ninja-build pkg-config
 # with its snappy and zstandard codecs, and avrocat (read our Avro), prometheus (scrapes the endpoint), curl, tcpdump,
 # tcpreplay and iproute2 (live capture on a veth pair in a network namespace).
 test_pkgs=(python3 python3-avro python3-snappy python3-zstandard avro-bin tshark prometheus curl tcpdump tcpreplay iproute2)
+# Fuzzing (scripts/fuzz.sh, CI): clang with libFuzzer and the sanitizer
+# runtimes (libclang_rt.fuzzer is in libclang-rt-14-dev), the compressors that
+# make the capture harness's compressed seeds.
+fuzz_pkgs=(clang libclang-rt-14-dev bzip2 xz-utils zstd lzop)
 missing=()
-for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do
+for p in "${build_pkgs[@]}" "${test_pkgs[@]}" "${fuzz_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
