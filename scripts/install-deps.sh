@@ -12,7 +12,7 @@ test_pkgs=(python3 python3-avro python3-snappy python3-zstandard avro-bin tshark
 # Fuzzing (scripts/fuzz.sh, CI): clang with libFuzzer and the sanitizer
 # runtimes (libclang_rt.fuzzer is in libclang-rt-14-dev), the compressors that
 # make the capture harness's compressed seeds.
-fuzz_pkgs=(clang libclang-rt-14-dev bzip2 xz-utils zstd lzop)
+fuzz_pkgs=(clang libclang-rt-14-dev bzip2 xz-utils)
 missing=()
 for p in "${build_pkgs[@]}" "${test_pkgs[@]}" "${fuzz_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
