@@ -4,7 +4,8 @@
 #   bash scripts/test.sh          the release build in build/
 #   bash scripts/test.sh --asan   the same suite built with AddressSanitizer and
 #                                 UndefinedBehaviorSanitizer (gcc) in build-asan/:
-#                                 a sanitizer report (a leak included) aborts the
+#                                 a sanitizer report (a leak included, but for
+#                                 tests/lsan.supp's) aborts the
 #                                 process that made it, so its test fails
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,7 @@ else
   # Inherited by every privateer the tests start.
   export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1
+  export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
   multiplier=3
 fi
 # meson runs each GoogleTest binary with --gtest_output=xml:$B/NAME.xml
