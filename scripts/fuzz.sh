@@ -1,83 +1,117 @@
 #!/usr/bin/env bash
-# Builds libFuzzer harnesses with clang++ and ASan/UBSan, makes their seed
-# corpora and runs them:
-#   reader  privateer-read's reader (tests/fuzz/fuzz_avro_reader.cpp), seeded
-#           with small files of every codec (written by Privateer's own writer
-#           through privateer on a generated capture, and by python3-avro for
-#           corsaro3's dos/report schemas and a schema of every Avro type)
-#   config  the configuration parser and the plugins' options
-#           (tests/fuzz/fuzz_config.cpp), seeded with configs/*.yaml,
-#           configs/corsaro3/*.yaml and the variations written below
+# Builds the libFuzzer harnesses of tests/fuzz/ (meson -Dfuzz=true with
+# clang++ and ASan+UBSan, in build-fuzz/), makes their seed corpora and runs
+# each for SECONDS:
+#   capture      capture files through open_source(), every packet decoded
+#                (tests/fuzz/fuzz_capture.cpp), seeded with ../shared/corpus/
+#                (each file cut to its first 64 KiB), ../shared/defects/ and
+#                gzip, bzip2 and xz copies of small corpus files
+#   decode       the packet decoder, every link type (tests/fuzz/fuzz_decode.cpp),
+#                seeded with the corpus's packets (tests/fuzz/decode_seeds.py)
+#   config       the configuration parser and the plugins' options
+#                (tests/fuzz/fuzz_config.cpp), seeded with configs/*.yaml,
+#                configs/corsaro3/*.yaml and the variations written below
+#   avro_reader  privateer-read's reader (tests/fuzz/fuzz_avro_reader.cpp),
+#                seeded with small files of every codec (written by privateer
+#                on a generated capture, and by python3-avro for corsaro3's
+#                dos/report schemas and a schema of every Avro type)
+#   salvage      privateer-recover's scan of an unclosed file
+#                (tests/fuzz/fuzz_salvage.cpp), seeded like avro_reader
 #
-# usage: scripts/fuzz.sh [SECONDS] [reader|config|all]
+# usage: scripts/fuzz.sh [SECONDS] [NAME|all]
 #   SECONDS per harness (default 60; 0: build and seed only); default all
-#   (the reader, then the config parser)
+# Prints, per harness, the executions (libFuzzer's
+# stat::number_of_executed_units) and what it found; exits 1 if any harness
+# found something (a crash, a sanitizer report, a leak, an input over 10 s or
+# 2 GiB). A finding is left in FUZZ_DIR/NAME/ (crash-*, leak-*, timeout-*,
+# oom-*); replay it with build-fuzz/tests/fuzz/fuzz_NAME FILE.
 # environment: BUILD (meson build dir with privateer and gen_telescope built,
-#   for the reader's seeds; default build), FUZZ_DIR (default build/fuzz),
-#   JOBS (parallel fuzzers, default 1)
-# A crash leaves crash-* files in FUZZ_DIR (the reader's) or FUZZ_DIR/config;
-# replay one with build/fuzz/fuzz_avro_reader FILE or build/fuzz/fuzz_config FILE
+#   for avro_reader's seeds; default build), FUZZ_BUILD (default build-fuzz),
+#   FUZZ_DIR (seeds, corpora, findings; default FUZZ_BUILD/runs), SHARED
+#   (default ../shared beside the checkout), LIBFUZZER_ARGS (more libFuzzer
+#   options for every harness, e.g. -detect_leaks=0)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SECONDS_TO_RUN=${1:-60}
 WHICH=${2:-all}
-case "$WHICH" in reader|config|all) ;; *) echo "usage: scripts/fuzz.sh [SECONDS] [reader|config|all]" >&2; exit 2 ;; esac
+ALL=(capture decode config avro_reader salvage)
+case "$WHICH" in all|capture|decode|config|avro_reader|salvage) ;;
+  *) echo "usage: scripts/fuzz.sh [SECONDS] [capture|decode|config|avro_reader|salvage|all]" >&2; exit 2 ;; esac
 BUILD=${BUILD:-$ROOT/build}
-FUZZ_DIR=${FUZZ_DIR:-$BUILD/fuzz}
-CXX=${CXX_FUZZ:-clang++}
-command -v "$CXX" >/dev/null || { echo "fuzz.sh: $CXX not found (apt-get install clang)" >&2; exit 1; }
+FUZZ_BUILD=${FUZZ_BUILD:-$ROOT/build-fuzz}
+FUZZ_DIR=${FUZZ_DIR:-$FUZZ_BUILD/runs}
+SHARED=${SHARED:-$ROOT/../shared}
+command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ not found (scripts/install-deps.sh installs clang)" >&2; exit 1; }
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 
-# build OUT SOURCES... -- LIBS...
-build() {
-  local out=$1; shift
-  local src=() libs=()
-  while [ "$1" != -- ]; do src+=("$1"); shift; done; shift
-  libs=("$@")
-  (cd "$ROOT" && "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-     -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
-     -I. "${src[@]}" -o "$out" "${libs[@]}")
-  echo "built $out"
-}
+if [ ! -f "$FUZZ_BUILD/build.ninja" ]; then
+  CXX=clang++ meson setup "$FUZZ_BUILD" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+    -Doptimization=1 -Ddebug=true >/dev/null
+fi
+ninja -C "$FUZZ_BUILD" fuzz
 
-# fuzz BIN DIR SEEDS [libFuzzer options...]: runs BIN on DIR/corpus and SEEDS.
-fuzz() {
-  local bin=$1 dir=$2 seeds=$3; shift 3
-  [ "$SECONDS_TO_RUN" -gt 0 ] || return 0
-  mkdir -p "$dir/corpus"
-  local par=(); [ "${JOBS:-1}" -gt 1 ] && par=(-jobs="$JOBS" -workers="$JOBS")   # then logs go to fuzz-N.log
-  (cd "$dir" && "$bin" -max_total_time="$SECONDS_TO_RUN" "${par[@]}" -rss_limit_mb=2048 \
-     -artifact_prefix="$dir/" "$@" "$dir/corpus" "$seeds")   # libFuzzer writes its fuzz-N.log files in $dir
-}
-
-reader() {
-  local bin=$FUZZ_DIR/fuzz_avro_reader seeds=$FUZZ_DIR/seeds
-  build "$bin" control/avro/codec.cpp control/avro/schema.cpp control/avro/decompress.cpp control/avro/reader.cpp \
-    control/read/out.cpp control/read/records.cpp control/read/ft2ascii.cpp control/read/summary.cpp \
-    tests/fuzz/fuzz_avro_reader.cpp -- -lisal -lsnappy -lzstd
-  # Seeds: privateer's own files (every codec, small blocks), python3-avro's.
-  if [ ! -d "$seeds" ]; then
-    mkdir -p "$seeds"
-    if [ -x "$BUILD/perf/gen_telescope" ] && [ -x "$BUILD/control/privateer" ]; then
-      "$BUILD/perf/gen_telescope" -q -o "$W/small.pcap" -n 40 --pps 1
-      for codec in null deflate snappy zstandard; do
-        printf 'packetsource: "%s"\ninterval: 60\nrotatefreq: 0\nthreads: 1\nouttemplate: "%s/%s-%%P.avro"\nplugins: [flowtuple]\nprometheus: {enabled: no}\nprogress: no\noutput:\n  avro_codec: "%s"\n  avro_block_size: 1024\n' \
-          "$W/small.pcap" "$seeds" "$codec" "$codec" >"$W/c.yaml"
-        "$BUILD/control/privateer" -c "$W/c.yaml" >/dev/null 2>&1 || echo "fuzz.sh: privateer ($codec) failed; seeds without it" >&2
-      done
-      rm -f "$seeds"/*.done
-    fi
-    if /usr/bin/python3 -c 'import avro, snappy, zstandard' 2>/dev/null; then
-      for s in corsaro_dos corsaro_report all_types; do
-        for codec in null deflate snappy zstandard; do
-          /usr/bin/python3 "$ROOT/tests/reader_check.py" write "$ROOT/tests/schemas/$s.avsc" "$codec" 1 12 \
-            "$seeds/py-$s-$codec.avro" 4
-        done
-      done
-    fi
-    echo "seeds: $(ls "$seeds" | wc -l) files, $(du -sh "$seeds" | cut -f1)"
+# shared_files DIR: the plain files of ../shared/DIR, or a message.
+shared_files() {
+  if [ -d "$SHARED/$1" ]; then
+    find "$SHARED/$1" -maxdepth 1 -type f ! -name '*.md' ! -name '*.tsv' | sort
+  else
+    echo "fuzz.sh: $SHARED/$1 absent: seeds without it" >&2
   fi
-  fuzz "$bin" "$FUZZ_DIR" "$seeds" -max_len=65536
+}
+
+capture_seeds() {
+  local d=$1 f
+  mkdir -p "$d"
+  for f in $(shared_files corpus) $(shared_files defects); do head -c 65536 "$f" >"$d/$(basename "$f")"; done
+  # Every compression hw/ reads (gzip, bzip2, xz, zstd).
+  for f in $(shared_files corpus | grep -E '__(100_packets|100_packetsns|qinq|vlan)\.pcap(ng)?$'); do
+    gzip -9c "$f" >"$d/$(basename "$f").gz"
+    if command -v bzip2 >/dev/null; then bzip2 -c "$f" >"$d/$(basename "$f").bz2"; fi
+    if command -v xz >/dev/null; then xz -c "$f" >"$d/$(basename "$f").xz"; fi
+    if command -v zstd >/dev/null; then zstd -qc "$f" >"$d/$(basename "$f").zst"; fi
+  done
+  echo "capture seeds: $(ls "$d" | wc -l) files"
+}
+
+# Magic numbers of the capture formats and compressors, pcapng block types.
+capture_dict() {
+  printf '%s\n' '"\xd4\xc3\xb2\xa1"' '"\xa1\xb2\xc3\xd4"' '"\x4d\x3c\xb2\xa1"' '"\xa1\xb2\x3c\x4d"' \
+    '"\x0a\x0d\x0d\x0a"' '"\x4d\x3c\x2b\x1a"' '"\x1a\x2b\x3c\x4d"' '"\x01\x00\x00\x00"' '"\x06\x00\x00\x00"' \
+    '"\x03\x00\x00\x00"' '"\x02\x00\x00\x00"' '"\x1f\x8b\x08"' '"BZh9"' '"\xfd7zXZ\x00"' '"\x28\xb5\x2f\xfd"' \
+    '"\xff\xff\xff\x7f"' '"\xff\xff\xff\xff"' '"\x00\x00\x04\x00"' '"\x02\x04"' '"\x16\x04"' '"\x17\x04"' '"\x82\x04"'
+}
+
+# Ethertypes, LLC/SNAP, PPP protocols, IP version nibbles.
+decode_dict() {
+  printf '%s\n' '"\x08\x00"' '"\x86\xdd"' '"\x81\x00"' '"\x88\xa8"' '"\x91\x00"' '"\x88\x47"' '"\x88\x48"' \
+    '"\x88\x64"' '"\xaa\xaa\x03\x00\x00\x00"' '"\x00\x21"' '"\x00\x57"' '"\x45\x00"' '"\x60\x00"' '"\x00\x00\x00\x00"'
+}
+
+avro_reader_seeds() {
+  local seeds=$1
+  mkdir -p "$seeds"
+  if [ -x "$BUILD/perf/gen_telescope" ] && [ -x "$BUILD/control/privateer" ]; then
+    "$BUILD/perf/gen_telescope" -q -o "$W/small.pcap" -n 40 --pps 1
+    for codec in null deflate snappy zstandard; do
+      printf 'packetsource: "%s"\ninterval: 60\nrotatefreq: 0\nthreads: 1\nouttemplate: "%s/%s-%%P.avro"\nplugins: [flowtuple]\nprometheus: {enabled: no}\nprogress: no\noutput:\n  avro_codec: "%s"\n  avro_block_size: 1024\n' \
+        "$W/small.pcap" "$seeds" "$codec" "$codec" >"$W/c.yaml"
+      "$BUILD/control/privateer" -c "$W/c.yaml" >/dev/null 2>&1 || echo "fuzz.sh: privateer ($codec) failed; seeds without it" >&2
+    done
+    rm -f "$seeds"/*.done
+  else
+    echo "fuzz.sh: no $BUILD/control/privateer or $BUILD/perf/gen_telescope: seeds without privateer's files" >&2
+  fi
+  if /usr/bin/python3 -c 'import avro, snappy, zstandard' 2>/dev/null; then
+    for s in corsaro_dos corsaro_report all_types; do
+      for codec in null deflate snappy zstandard; do
+        /usr/bin/python3 "$ROOT/tests/reader_check.py" write "$ROOT/tests/schemas/$s.avsc" "$codec" 1 12 \
+          "$seeds/py-$s-$codec.avro" 4
+      done
+    done
+  else
+    echo "fuzz.sh: python3-avro with snappy and zstandard not installed: seeds without its files" >&2
+  fi
+  echo "avro_reader seeds: $(ls "$seeds" | wc -l) files"
 }
 
 # The config harness's seeds: the shipped configs and variations reaching
@@ -186,23 +220,61 @@ config_dict() {
   done
 }
 
-config() {
-  local bin=$FUZZ_DIR/fuzz_config dir=$FUZZ_DIR/config
-  mkdir -p "$dir"
-  # shellcheck disable=SC2046  # pkg-config's words
-  build "$bin" control/config.cpp control/naming.cpp control/avro/codec.cpp hw/libtrace_source.cpp hw/file_source.cpp \
-    plugins/registry.cpp plugins/common/options.cpp plugins/common/avro_encode.cpp plugins/common/flat_table.cpp \
-    plugins/flowtuple/flowtuple.cpp plugins/null/null.cpp tests/fuzz/fuzz_config.cpp \
-    -- $(pkg-config --libs yaml-cpp) -ltrace -lwandio -lisal -lsnappy -lzstd
+# run NAME [libFuzzer options...]: seeds, then NAME's harness for SECONDS
+# on FUZZ_DIR/NAME/corpus (kept between runs) and the fresh seeds.
+FOUND=()
+run() {
+  local name=$1; shift
+  local dir=$FUZZ_DIR/$name bin=$FUZZ_BUILD/tests/fuzz/fuzz_$name
+  mkdir -p "$dir/corpus"
   rm -rf "$dir/seeds"
-  config_seeds "$dir/seeds"
-  config_dict >"$dir/config.dict"
-  fuzz "$bin" "$dir" "$dir/seeds" -max_len=8192 -timeout=10 -dict="$dir/config.dict"
+  case "$name" in
+    capture) capture_seeds "$dir/seeds"; capture_dict >"$dir/dict" ;;
+    decode) python3 "$ROOT/tests/fuzz/decode_seeds.py" "$dir/seeds" $(shared_files corpus) $(shared_files defects)
+            decode_dict >"$dir/dict" ;;
+    config) config_seeds "$dir/seeds"; config_dict >"$dir/dict" ;;
+    avro_reader|salvage) avro_reader_seeds "$dir/seeds" ;;
+  esac
+  [ "$SECONDS_TO_RUN" -gt 0 ] || return 0
+  local dict=(); [ -f "$dir/dict" ] && dict=(-dict="$dir/dict")
+  local rc=0
+  (cd "$dir" && "$bin" -max_total_time="$SECONDS_TO_RUN" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+     -artifact_prefix="$dir/" "${dict[@]}" "$@" ${LIBFUZZER_ARGS:-} "$dir/corpus" "$dir/seeds") >"$dir/log" 2>&1 || rc=$?
+  local execs what forked
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -1)
+  what=$(sed -n 's/.*Test unit written to //p' "$dir/log" | tr '\n' ' ')
+  # -fork=N (in LIBFUZZER_ARGS) prints no final stats: its last status line
+  # counts the executions and, with -ignore_crashes=1, what was found.
+  forked=$(grep -E '^#[0-9]+: .*oom/timeout/crash: ' "$dir/log" | tail -1 || true)
+  if [ -n "$forked" ]; then
+    [ -n "$execs" ] || execs=$(sed -E 's/^#([0-9]+):.*/\1/' <<<"$forked")
+    if ! grep -q 'oom/timeout/crash: 0/0/0 ' <<<"$forked"; then
+      [ "$rc" -ne 0 ] || rc=1
+      what="$what$(sed -E 's/.*(oom\/timeout\/crash: [0-9/]+).*/\1/' <<<"$forked") (inputs in $dir) "
+    fi
+  fi
+  if [ "$rc" -ne 0 ]; then
+    [ -n "$what" ] || what="libFuzzer exit status $rc, no input written"
+    FOUND+=("$name")
+    tail -n 60 "$dir/log"
+    echo "fuzz $name: ${execs:-?} executions in ${SECONDS_TO_RUN} s: FOUND $what(log: $dir/log; replay: $bin FILE)"
+  else
+    echo "fuzz $name: ${execs:-?} executions in ${SECONDS_TO_RUN} s, corpus $(ls "$dir/corpus" | wc -l) inputs: nothing found"
+  fi
 }
 
 mkdir -p "$FUZZ_DIR"
-case "$WHICH" in
-  reader) reader ;;
-  config) config ;;
-  all) reader; config ;;
-esac
+names=("$WHICH"); [ "$WHICH" = all ] && names=("${ALL[@]}")
+for n in "${names[@]}"; do
+  case "$n" in
+    capture) run capture -max_len=65536 ;;
+    decode) run decode -max_len=70000 ;;
+    config) run config -max_len=8192 ;;
+    avro_reader) run avro_reader -max_len=65536 ;;
+    salvage) run salvage -max_len=65536 ;;
+  esac
+done
+if [ ${#FOUND[@]} -gt 0 ]; then
+  echo "fuzz: found something in: ${FOUND[*]}"
+  exit 1
+fi

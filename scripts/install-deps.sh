@@ -12,8 +12,11 @@ build_pkgs=(g++ meson ninja-build pkg-config
 # and lzop (compressed inputs; lzop's must be refused).
 test_pkgs=(python3 python3-avro python3-snappy python3-zstandard avro-bin tshark prometheus curl tcpdump tcpreplay iproute2
   gzip bzip2 xz-utils zstd lzop)
+# Fuzzing (scripts/fuzz.sh, CI): clang with libFuzzer and the sanitizer
+# runtimes (libclang_rt.fuzzer is in libclang-rt-14-dev).
+fuzz_pkgs=(clang libclang-rt-14-dev)
 missing=()
-for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do
+for p in "${build_pkgs[@]}" "${test_pkgs[@]}" "${fuzz_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then

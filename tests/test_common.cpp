@@ -392,7 +392,7 @@ void check_sort(std::vector<WSlot<K>> in, const char* what) {
   }
   // A permutation of the input (the radix sort is not stable).
   std::sort(got.begin(), got.end(), whole_less<K>);
-  EXPECT_EQ(std::memcmp(got.data(), want.data(), n * sizeof(WSlot<K>)), 0);
+  EXPECT_TRUE(n == 0 || std::memcmp(got.data(), want.data(), n * sizeof(WSlot<K>)) == 0);  // no memcmp on null data
 
   // radix_sort_parallel, without a runner and split over threads: the same
   // keys in the same order.
@@ -402,7 +402,7 @@ void check_sort(std::vector<WSlot<K>> in, const char* what) {
     radix_sort_parallel(again.data(), n, threads ? &runner : nullptr);
     ASSERT_TRUE(std::is_sorted(again.begin(), again.end(), key_less<WSlot<K>>));
     std::sort(again.begin(), again.end(), whole_less<K>);
-    EXPECT_EQ(std::memcmp(again.data(), want.data(), n * sizeof(WSlot<K>)), 0);
+    EXPECT_TRUE(n == 0 || std::memcmp(again.data(), want.data(), n * sizeof(WSlot<K>)) == 0);
   }
 }
 

@@ -214,17 +214,9 @@ bool FifoWriter::open_when_read() {
 bool FifoWriter::write_part(const std::filesystem::path& file, size_t from, size_t to) {
   const std::string data = read_file(file);
   to = std::min(to, data.size());
-  // privateer opens the FIFO, closes it and opens it again (through
-  // wandio): between the two there is no reader and a write fails with EPIPE
-  // (what was written before stays in the pipe). Retry for up to 10 s.
-  int no_reader = 0;
   for (size_t off = from; off < to;) {
     const ssize_t n = ::write(fd_, data.data() + off, to - off);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EPIPE && ++no_reader < 1000) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      continue;
-    }
     if (n <= 0) return false;
     off += static_cast<size_t>(n);
   }
