@@ -19,6 +19,7 @@
 #include "control/outputs.hpp"
 #include "control/preflight.hpp"
 #include "control/signals.hpp"
+#include "control/tagging.hpp"
 #include "dataplane/runtime.hpp"
 #include "hw/dpdk_source.hpp"
 #include "hw/source.hpp"
@@ -307,6 +308,10 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   // Made while still root; new directories go to the user the run drops to.
   make_output_directory(cfg);
 
+  // Tag tables before anything is opened: a bad file stops the run here.
+  std::unique_ptr<TagTablesHandle> tag_tables;
+  if (auto tables = build_tag_tables(cfg)) tag_tables = std::make_unique<TagTablesHandle>(tables, cfg.threads);
+
   std::vector<std::unique_ptr<Plugin>> plugins;
   for (const auto& spec : cfg.plugins) {
     plugins.push_back(make_plugin(spec.name, spec.options, spec.path, cfg.interval));
@@ -390,6 +395,8 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     }
   }
   ro.live_lateness_seconds = cfg.live_lateness;
+  ro.tags = &cfg.tags;
+  ro.tag_tables = tag_tables.get();
   std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(cfg.threads);
   for (unsigned w = 0; w < cfg.threads; ++w) {
     for (auto& p : plugins) procs[w].push_back(p->make_worker(w));

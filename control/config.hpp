@@ -62,6 +62,7 @@
 
 #include "control/avro/container.hpp"
 #include "control/log.hpp"
+#include "dataplane/tags.hpp"
 #include "plugins/common/options.hpp"
 
 namespace privateer {
@@ -117,6 +118,21 @@ struct Config {
     uint32_t mbuf_pool_size = 0;            // 0: sized from descriptors x queues
     uint32_t burst_size = 32;
   } dpdk;
+
+  // Tagging (dataplane/tags.hpp; tables built by control/tagging.hpp)
+  TagSettings tags;                         // filters computed and packets removed
+  struct TagProviders {
+    std::string pfx2as;                     // pfx2as file ("" : none)
+    int pfx2as_line = 0;
+    std::string maxmind;                    // mmdb file, or a directory holding one ("": none)
+    int maxmind_line = 0;
+  } tagproviders;
+  struct CustomFilter {
+    std::string name;                       // bit i of custom_bits is filters[i]
+    std::string expression;                 // BPF syntax
+    int line = 0;
+  };
+  std::vector<CustomFilter> filters;        // in file order; names in tags.custom_names
 
   std::vector<PluginSpec> plugins;          // at least one, no name twice, in file order
   std::vector<std::string> warnings;        // one line each: ignored keys, name keeping, codec;

@@ -434,7 +434,12 @@ DecodeError decode_packet(const RawPacket& pkt, PacketView& v) {
   v.wirelen = pkt.wirelen;
   std::memset(v.src.v6, 0, sizeof v.src.v6);
   std::memset(v.dst.v6, 0, sizeof v.dst.v6);
-  v.tags = 0;
+  v.filter_summary = 0;
+  v.country[0] = v.country[1] = 0;
+  v.continent[0] = v.continent[1] = 0;
+  v.asn = 0;
+  v.filter_bits = 0;
+  v.custom_bits = 0;
   v.linktype = pkt.linktype;
   v.l3_offset = kNoOffset;
   v.l4_offset = kNoOffset;

@@ -80,7 +80,6 @@ struct PacketView {
   };
   Addr src{};
   Addr dst{};
-  uint32_t tags = 0;            // filter bits set by taggers
   uint16_t linktype = 0;
   uint16_t l3_offset = kNoOffset;   // first IP header
   uint16_t l4_offset = kNoOffset;   // transport header (after IPv6 extension headers)
@@ -100,6 +99,14 @@ struct PacketView {
   uint8_t vlan_count = 0;
   uint8_t mpls_count = 0;
   DecodeError error = DecodeError::none;
+  // Tags, set after decoding by the worker's TagStage (dataplane/tags.hpp)
+  // when the run computes them; 0 / empty otherwise. The decoder clears them.
+  uint8_t filter_summary = 0;   // corsaro3's high-level bits: 1 spoofed, 2 erratic, 4 non-routable, 8 large-scale scan
+  char country[2] = {0, 0};     // ISO 3166 code of the source address; {0,0}: unknown (written "??")
+  char continent[2] = {0, 0};   // continent code of the source address; {0,0}: unknown
+  uint32_t asn = 0;             // origin AS of the source's longest prefix; 0: none, or more than one origin
+  uint64_t filter_bits = 0;     // corsaro3's built-in filters: bit b set when filter b is true
+  uint64_t custom_bits = 0;     // custom (BPF) filters: bit i set when filter i matched
 
   bool is_ipv4() const { return ip_version == 4; }
   bool is_ipv6() const { return ip_version == 6; }

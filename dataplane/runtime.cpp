@@ -104,6 +104,7 @@ struct Runtime::Worker {
   std::vector<Batch*> batches;
   Batch* filling = nullptr;   // dispatcher's batch being filled
   std::vector<std::unique_ptr<WorkerProcessor>> procs;
+  std::unique_ptr<TagStage> tagger;   // null: the run does not tag
   std::thread thread;
   ~Worker() {
     for (Batch* b : batches) delete b;
@@ -130,6 +131,10 @@ Runtime::Runtime(const RuntimeOptions& opt,
       rte_ring_enqueue(wk->free, b);
     }
     wk->procs = std::move(processors[w]);
+    if ((opt_.tags && opt_.tags->any()) || opt_.tag_tables) {
+      static const TagSettings kNoSettings;
+      wk->tagger = std::make_unique<TagStage>(opt_.tags ? *opt_.tags : kNoSettings, opt_.tag_tables, w);
+    }
     workers_.push_back(std::move(wk));
     wcount_.push_back(std::make_unique<WorkerCounters>());
   }
@@ -398,7 +403,7 @@ void Runtime::worker_loop(unsigned w) {
       Batch* b = static_cast<Batch*>(ptrs[i]);
       switch (b->kind) {
         case Batch::kPackets:
-          for (auto& p : wk.procs) p->process(b->views, b->data, b->count);
+          run_plugins(wk, b->views, b->data, b->count);
           packets += b->count;
           for (uint32_t k = 0; k < b->count; ++k) bytes += b->views[k].wirelen;
           break;
@@ -417,6 +422,15 @@ void Runtime::worker_loop(unsigned w) {
   }
   wc.idle_polls.store(idle, std::memory_order_relaxed);
   worker_finished();
+}
+
+void Runtime::run_plugins(Worker& wk, PacketView* views, const uint8_t** data, size_t n) {
+  if (wk.tagger) n = wk.tagger->process(views, data, n);
+  for (auto& p : wk.procs) p->process(views, data, n);
+}
+
+const TagCounters* Runtime::tag_counters(unsigned w) const {
+  return workers_[w]->tagger ? &workers_[w]->tagger->counters() : nullptr;
 }
 
 void Runtime::worker_close(unsigned w, uint64_t start, bool last, bool partial) {
@@ -532,7 +546,7 @@ void Runtime::polling_loop(unsigned w, std::vector<BurstReader> readers) {
         const uint64_t iv = interval_of(rp.ts_ns);
         begin(iv);
         if (iv > cur) {
-          for (auto& p : wk.procs) p->process(views + first, data + first, i - first);
+          run_plugins(wk, views + first, data + first, i - first);
           first = i;
           atomic_max(poll_max_interval_, iv);
           close_upto(iv);
@@ -540,7 +554,7 @@ void Runtime::polling_loop(unsigned w, std::vector<BurstReader> readers) {
           dcount_.late_packets.fetch_add(1, std::memory_order_relaxed);
         }
       }
-      for (auto& p : wk.procs) p->process(views + first, data + first, n - first);
+      run_plugins(wk, views + first, data + first, n - first);
       packets += n;
       bytes += burst_bytes;
       dcount_.packets.fetch_add(n, std::memory_order_relaxed);

@@ -17,6 +17,7 @@
 
 #include "dataplane/packet.hpp"
 #include "dataplane/processor.hpp"
+#include "dataplane/tags.hpp"
 
 struct rte_ring;
 
@@ -39,6 +40,11 @@ struct RuntimeOptions {
   uint32_t live_lateness_seconds = 10;
   // Polling model: worker w runs on CPU worker_cpus[w] where given.
   std::vector<int> worker_cpus;
+  // Tagging (dataplane/tags.hpp): null settings, or settings with nothing
+  // to do, and no tables: packets reach the plugins untagged. Both outlive
+  // the runtime.
+  const TagSettings* tags = nullptr;
+  TagTablesHandle* tag_tables = nullptr;
 };
 
 // Counters written by one thread and read by any (relaxed atomics, one cache
@@ -111,6 +117,8 @@ class Runtime {
 
   const DispatcherCounters& dispatcher_counters() const { return dcount_; }
   const WorkerCounters& worker_counters(unsigned w) const { return *wcount_[w]; }
+  // Worker w's tag counts; null when the run does not tag.
+  const TagCounters* tag_counters(unsigned w) const;
   unsigned workers() const { return static_cast<unsigned>(workers_.size()); }
   // Interval bookkeeping, readable at the end of the run.
   uint64_t first_interval() const { return first_interval_; }
@@ -127,6 +135,8 @@ class Runtime {
   void polling_loop(unsigned w, std::vector<BurstReader> readers);
   void wait_for_merges(uint64_t closed);
   void worker_close(unsigned w, uint64_t start, bool last, bool partial);
+  // Tags a burst, drops the packets the run removes, runs the plugins.
+  void run_plugins(Worker& wk, PacketView* views, const uint8_t** data, size_t n);
   // A worker has exited; the last one records when the analysis ended.
   void worker_finished();
   Batch* get_free_batch(unsigned w);

@@ -338,11 +338,13 @@ size_t check_all_truncations(const Pkt& p) {
     t.linktype = p.linktype;
     const RawPacket r = t.raw();
     PacketView v;
-    v.tags = 0xDEADBEEF;  // stale state must not survive
+    v.filter_bits = 0xDEADBEEF;  // stale state must not survive
+    v.asn = 7;
     const DecodeError e = decode_packet(r, v);
     SCOPED_TRACE("caplen " + std::to_string(cap) + " of " + std::to_string(p.bytes.size()));
     EXPECT_EQ(e, v.error);
-    EXPECT_EQ(v.tags, 0u);
+    EXPECT_EQ(v.filter_bits, 0u);
+    EXPECT_EQ(v.asn, 0u);
     check_invariants(v, r);
     if (::testing::Test::HasFatalFailure()) return cap;
 
