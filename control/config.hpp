@@ -72,6 +72,10 @@ struct PluginSpec {
   YAML::Node options;    // the plugin's option map; an empty map when none given
   std::string path;      // dotted key prefix for the plugin's errors: "plugins.flowtuple"
   int line = 0;          // line of the plugin's item in the file
+  // `filter: NAME` among the options (taken out of `options`): the plugin
+  // sees only the packets custom filter `filter` (index in Config::filters)
+  // matches; -1: every packet.
+  int filter = -1;
 };
 
 enum class ProgressMode { auto_detect, yes, no };
@@ -133,6 +137,13 @@ struct Config {
     int line = 0;
   };
   std::vector<CustomFilter> filters;        // in file order; names in tags.custom_names
+  // corsarotrace's `filter` (older `basicfilter`): a BPF expression applied
+  // to all input, packets it does not match dropped before anything else.
+  struct InputFilter {
+    std::string key;                        // "filter" or "basicfilter"; "" : none
+    std::string expression;
+    int line = 0;
+  } input_filter;
 
   std::vector<PluginSpec> plugins;          // at least one, no name twice, in file order
   std::vector<std::string> warnings;        // one line each: ignored keys, name keeping, codec;
