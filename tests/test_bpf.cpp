@@ -12,11 +12,14 @@
 #include <map>
 #include <regex>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "control/config.hpp"
 #include "dataplane/bpf.hpp"
 #include "dataplane/decode.hpp"
+#include "dataplane/runtime.hpp"
 #include "hw/source.hpp"
 #include "tests/test_support.hpp"
 
@@ -226,6 +229,113 @@ TEST(BpfConfig, KeysAreCheckedAndNamed) {
   EXPECT_EQ(in.input_filter.expression, "not udp");
   EXPECT_EQ(in.input_filter.line, 3);
   EXPECT_TRUE(parse_config(head + "filter: ''\nplugins: [null]\n").input_filter.key.empty());
+}
+
+// ---- The runtime's per-plugin filter ----
+
+namespace {
+
+struct Count : IntervalResult {
+  uint64_t packets = 0;
+  uint64_t dport53 = 0;
+};
+
+class Counter : public WorkerProcessor {
+ public:
+  void process(const PacketView* v, const uint8_t* const* data, size_t n) override {
+    for (size_t i = 0; i < n; ++i) {
+      EXPECT_EQ(v[i].caplen, 42u);
+      EXPECT_NE(data[i], nullptr);
+      ++cur_.packets;
+      cur_.dport53 += v[i].dport == 53;
+    }
+  }
+  std::unique_ptr<IntervalResult> end_interval(uint64_t) override { return std::make_unique<Count>(std::exchange(cur_, {})); }
+
+ private:
+  Count cur_;
+};
+
+// Ethernet/IPv4/UDP from 10.0.0.K to 44.0.0.1, destination port `dport`.
+std::vector<uint8_t> udp(uint8_t k, uint16_t dport) {
+  std::vector<uint8_t> p(42, 0);
+  p[12] = 0x08;
+  const uint8_t ip[20] = {0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, k, 44, 0, 0, 1};
+  std::copy(ip, ip + 20, p.begin() + 14);
+  p[34] = 0x30;
+  p[36] = static_cast<uint8_t>(dport >> 8);
+  p[37] = static_cast<uint8_t>(dport);
+  return p;
+}
+
+}  // namespace
+
+// Two plugins, the second with `filter: dns`: the first sees every packet,
+// the second only those the filter matched (the ones to port 53), with 1 and
+// 2 workers; a third, filtered by a filter matching nothing, sees none.
+TEST(BpfRuntime, FilteredPluginSeesOnlyMatchingPackets) {
+  std::vector<std::vector<uint8_t>> pkts;
+  uint64_t to53 = 0;
+  for (unsigned i = 0; i < 3000; ++i) {
+    const bool dns = (i * 7) % 3 == 0;
+    pkts.push_back(udp(static_cast<uint8_t>(i), dns ? 53 : 80));
+    to53 += dns;
+  }
+  TagSettings settings;
+  settings.custom_names = {"dns", "none"};
+  auto tables = std::make_shared<TagTables>();
+  tables->custom.push_back(std::make_shared<const BpfProgram>("dns", "udp dst port 53"));
+  tables->custom.push_back(std::make_shared<const BpfProgram>("none", "tcp"));
+  for (unsigned workers : {1u, 2u}) {
+    TagTablesHandle handle(tables, workers);
+    RuntimeOptions o;
+    o.workers = workers;
+    o.tags = &settings;
+    o.tag_tables = &handle;
+    o.plugin_filters = {-1, 0, 1};
+    std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(workers);
+    for (auto& p : procs) {
+      for (int k = 0; k < 3; ++k) p.push_back(std::make_unique<Counter>());
+    }
+    Runtime rt(o, std::move(procs));
+    size_t next = 0;
+    rt.start([&](RawPacket* out, size_t max, bool* eof) {
+      size_t n = 0;
+      for (; n < max && next < pkts.size(); ++n, ++next) {
+        out[n].data = pkts[next].data();
+        out[n].caplen = out[n].wirelen = 42;
+        out[n].ts_ns = (1700000000ULL + next / 100) * 1000000000ULL;
+        out[n].linktype = linktype::ethernet;
+      }
+      *eof = next == pkts.size();
+      return n;
+    });
+    Count seen[3];
+    uint64_t merged = 0;
+    std::map<uint64_t, unsigned> arrivals;
+    for (;;) {
+      const bool finished = rt.finished();
+      while (auto d = rt.poll_result()) {
+        for (int k = 0; k < 3; ++k) {
+          const auto* c = static_cast<const Count*>(d->results.at(k).get());
+          seen[k].packets += c->packets;
+          seen[k].dport53 += c->dport53;
+        }
+        if (++arrivals[d->interval_start] == workers) rt.set_merged_intervals(++merged);
+      }
+      if (finished) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    rt.join();
+    EXPECT_EQ(seen[0].packets, pkts.size()) << workers;
+    EXPECT_EQ(seen[0].dport53, to53) << workers;
+    EXPECT_EQ(seen[1].packets, to53) << workers;
+    EXPECT_EQ(seen[1].dport53, to53) << workers;
+    EXPECT_EQ(seen[2].packets, 0u) << workers;
+    uint64_t counted = 0;
+    for (unsigned w = 0; w < workers; ++w) counted += rt.tag_counters(w)->custom[0].load();
+    EXPECT_EQ(counted, to53) << workers;
+  }
 }
 
 // ---- Through the binary ----
