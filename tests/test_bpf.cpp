@@ -224,6 +224,25 @@ TEST(BpfConfig, KeysAreCheckedAndNamed) {
   for (int i = 0; i <= 64; ++i) many += "  f" + std::to_string(i) + ": tcp\n";
   EXPECT_NE(error(many + "plugins: [null]\n").find("'filters.f64'"), std::string::npos);
 
+  // Values of the wrong shape: a ConfigError naming the key, never a YAML exception.
+  for (const auto& [body, key] : std::vector<std::pair<std::string, std::string>>{
+           {"filters: [a, b]\n", "'filters'"},
+           {"filters: {? [a] : b}\n", "'filters'"},
+           {"filters: {a: {b: c}}\n", "'filters.a'"},
+           {"filters: {a: }\n", "'filters.a'"},
+           {"filters: {a: tcp}\nremove: [[a]]\n", "'remove[0]'"},
+           {"filters: {a: tcp}\nremove: [{a: b}]\n", "'remove[0]'"},
+           {"filters: {a: tcp}\nremove: [~]\n", "'remove[0]'"},
+           {"filter: [tcp]\n", "'filter'"},
+           {"filters: {a: tcp}\nplugins_: 1\n", "'plugins_'"},
+       }) {
+    EXPECT_NE(error(body + "plugins: [null]\n").find("config key " + key), std::string::npos) << body;
+  }
+  for (const std::string opt : {"{filter: [a]}", "{filter: ~}", "{filter: a, filter: a}", "{filter: spoofed}"}) {
+    const std::string what = error("filters: {a: tcp}\nplugins:\n  - flowtuple: " + opt + "\n");
+    EXPECT_NE(what.find("config key 'plugins.flowtuple"), std::string::npos) << opt << ": " << what;
+  }
+
   const Config in = parse_config(head + "basicfilter: 'not udp'\nplugins: [null]\n");
   EXPECT_EQ(in.input_filter.key, "basicfilter");
   EXPECT_EQ(in.input_filter.expression, "not udp");
