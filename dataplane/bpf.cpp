@@ -45,7 +45,10 @@ BpfProgram::BpfProgram(std::string name, std::string expression)
   bool any = false;
   for (size_t s = 0; s < kSlots; ++s) {
     pcap_t* p = pcap_open_dead(kSlotDlts[s].dlt, kSnaplen);
-    if (!p) throw std::runtime_error("pcap_open_dead failed");
+    if (!p) {
+      free_code();
+      throw std::runtime_error("pcap_open_dead failed");
+    }
     bpf_program prog{};
     if (pcap_compile(p, &prog, expression_.c_str(), 1, PCAP_NETMASK_UNKNOWN) == 0) {
       code_[s] = Code{prog.bf_insns, prog.bf_len};
@@ -60,11 +63,14 @@ BpfProgram::BpfProgram(std::string name, std::string expression)
   if (!any) throw std::invalid_argument(first_error);
 }
 
-BpfProgram::~BpfProgram() {
+BpfProgram::~BpfProgram() { free_code(); }
+
+void BpfProgram::free_code() {
   for (Code& c : code_) {
     if (!c.insns) continue;
     bpf_program prog{c.len, const_cast<bpf_insn*>(c.insns)};
     pcap_freecode(&prog);
+    c = Code{};
   }
 }
 

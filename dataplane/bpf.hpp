@@ -44,6 +44,7 @@ class BpfProgram {
   // One program per link-layer framing libpcap compiles for.
   enum Slot : uint8_t { kNull, kEthernet, kRaw, kLoop, kSll, kIpv4, kIpv6, kSll2, kSlots, kNone = kSlots };
   static Slot slot_of(uint16_t linktype);
+  void free_code();
   struct Code {
     const bpf_insn* insns = nullptr;   // null: did not compile for this slot
     unsigned len = 0;
