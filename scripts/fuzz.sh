@@ -202,6 +202,19 @@ output: {avro_codec: Snappy}
 ...
 Y
   v <<'Y'
+packetsource: a.pcap
+outtemplate: o-%P-%s
+filters:
+  syn: "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn"
+  dns_53: udp port 53
+  tagged: vlan and ip6
+remove: [dns_53]
+basicfilter: "not net 10.0.0.0/8"
+plugins:
+  - flowtuple: {filter: syn, sorttuples: no}
+  - null: {filter: tagged}
+Y
+  v <<'Y'
 {packetsource: "a.pcap", outtemplate: "o-%P-%s.avro", plugins: [{flowtuple: {avrooutput: "null"}}],
  output: {avro_codec: zstandard, zstd_level: 1}, progress: auto, log: {level: debug}}
 Y
@@ -217,6 +230,7 @@ config_dict() {
       live_lateness log level dpdk eal ports device rx_queues rx_descriptors promiscuous mtu \
       mbuf_pool_size burst_size user removespoofed tagging controlsocketname outputmode filter \
       tagproviders flowtuple null dos report ipv6 avrooutput usesnappy sorttuples mergethreads \
+      filters remove basicfilter spoofed 'tcp port 80' 'udp and vlan' \
       ascii kafka dbats yes no enabled disabled none auto deflate snappy zstandard debug \
       %P %N %s %Y %9999M %-d %Ey ': ' '- ' '? ' '[' '{' '&a ' '*a' '!!str ' '---' '~' "'" '0x'; do
     printf '"%s"\n' "$w"

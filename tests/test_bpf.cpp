@@ -145,6 +145,42 @@ TEST(BpfProgram, MatchesTcpdumpOnEveryLinkType) {
   }
 }
 
+// ERF records with an extension header, and ERF IPV4 records (the IP packet
+// alone), written by the test from an Ethernet capture: IP-level
+// expressions match them as tcpdump matches the original frames.
+TEST(BpfProgram, ErfExtensionHeadersAndIpRecords) {
+  PRIVATEER_REQUIRE_CORPUS();
+  PRIVATEER_REQUIRE_TOOL("command -v tcpdump && command -v capinfos", "tcpdump/wireshark-common");
+  PRIVATEER_REQUIRE_TOOL("/usr/bin/python3 -c 'import scapy'", "python3-scapy");
+  TempDir tmp("privateer-bpf");
+  const fs::path src = corpus("libtrace__100_packets.pcap");
+  const fs::path erf = tmp.path / "mixed.erf";
+  // Even packets: type ETH (2) with the extension bit and one 8-byte
+  // extension header, 2 pad bytes, the frame. Odd ones: type IPV4 (22), the
+  // IP packet. Records padded to 8 bytes; wlen the wire length of what follows.
+  std::ofstream(tmp / "erf.py") << "import struct, sys\n"
+                                   "from scapy.all import rdpcap\n"
+                                   "out = open(sys.argv[2], 'wb')\n"
+                                   "for i, p in enumerate(rdpcap(sys.argv[1])):\n"
+                                   "    b = bytes(p)\n"
+                                   "    ts = int(p.time * (1 << 32))\n"
+                                   "    if i % 2 == 0:\n"
+                                   "        head, body, wlen = bytes([0x82]), b'\\x05' + bytes(7) + bytes(2) + b, p.wirelen\n"
+                                   "    else:\n"
+                                   "        head, body, wlen = bytes([22]), b[14:], p.wirelen - 14\n"
+                                   "    rlen = 16 + len(body)\n"
+                                   "    pad = (-rlen) % 8\n"
+                                   "    out.write(struct.pack('<Q', ts) + head + bytes([4]) + struct.pack('>HHH', rlen + pad, 0, wlen)"
+                                   " + body + bytes(pad))\n";
+  ASSERT_EQ(run_command("/usr/bin/python3 " + quote(tmp / "erf.py") + " " + quote(src) + " " + quote(erf)), 0);
+  for (const std::string expr : {"tcp", "udp", "tcp[tcpflags] & tcp-syn != 0", "ip[8] < 64", "dst net 97.89.0.0/16",
+                                 "tcp src port 80 or tcp dst port 25", "ip proto 50"}) {
+    const int64_t want = tcpdump_count(src, expr, tmp);
+    ASSERT_GT(want, 0) << expr;
+    EXPECT_EQ(our_count(erf, BpfProgram("t", expr)), want) << expr;
+  }
+}
+
 // A capture of Ethernet and BSD-loopback packets in one pcapng file
 // (tcpdump stops at the second link type): each packet with its own link
 // type's program, against tshark's display filters.
