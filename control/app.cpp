@@ -397,6 +397,7 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   ro.live_lateness_seconds = cfg.live_lateness;
   ro.tags = &cfg.tags;
   ro.tag_tables = tag_tables.get();
+  for (const auto& spec : cfg.plugins) ro.plugin_filters.push_back(spec.filter);
   std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(cfg.threads);
   for (unsigned w = 0; w < cfg.threads; ++w) {
     for (auto& p : plugins) procs[w].push_back(p->make_worker(w));
@@ -605,6 +606,7 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     }
     if (!damage.empty()) exit_status = 3;
   }
+  sum << filter_summary_lines(cfg, rt);
   for (unsigned w = 0; w < rt.workers(); ++w) {
     sum << "  worker " << w << ": " << rt.worker_counters(w).packets.load() << " packets";
     if (const uint64_t drops = rt.worker_counters(w).ring_drops.load()) sum << ", " << drops << " dropped (ring full)";

@@ -47,10 +47,6 @@ constexpr KeyReason kIgnoredKeys[] = {
 // corsarotrace keys whose feature is not built here: ignoring them would
 // change the results, so a config setting them is refused.
 constexpr KeyReason kRefusedKeys[] = {
-    {"filter", "is not built yet: corsarotrace's BPF filter is not implemented, and ignoring it would "
-               "analyse the packets it drops; remove it or filter the input beforehand"},
-    {"basicfilter", "is not built yet: corsarotrace's BPF filter is not implemented, and ignoring it would "
-                    "analyse the packets it drops; remove it or filter the input beforehand"},
     {"filterfile", "is not built yet: corsarotrace's filter file is not implemented, and ignoring it would "
                    "analyse the packets it drops; remove it"},
     {"tagproviders", "is not built yet: libipmeta tagging (maxmind, netacq-edge, pfx2as) is not implemented, "
@@ -70,6 +66,17 @@ constexpr const char* kKnownKeys[] = {
     "rotatefreq", "threads", "startboundaryts", "endboundaryts", "plugins", "promisc",
     "libtimeseriesbackends",
     "prometheus", "output", "progress", "ring_size", "max_gap_intervals", "live_lateness", "log", "dpdk", "user",
+    "filter", "basicfilter", "filters", "remove",
+};
+
+// corsaro3's built-in filters (libcorsaro_filtering.c), by their names: a
+// custom filter may not take one.
+constexpr const char* kBuiltinFilterNames[] = {
+    "spoofed", "erratic", "routed", "abnormal-protocol", "ttl-200", "ttl-200-nonspoofed", "fragmented",
+    "last-byte-src-0", "last-byte-src-255", "same-src-dst", "udp-port-0", "tcp-port-0", "udp-destport-80",
+    "rfc5735", "backscatter", "bittorrent", "udp-0x31", "sip-status", "udp-ip-len-96", "udp-ip-len-1500",
+    "port-53", "tcp-port-23", "tcp-port-80", "tcp-port-5000", "dns-resp-non-standard", "netbios-query-name",
+    "large-scale-scan", "no-tcp-options", "tcpwin-1024", "not-ip",
 };
 
 // corsaro3 plugins that are not built here, for a clear refusal.
@@ -262,6 +269,125 @@ void parse_promisc(const YAML::Node& root, Config& cfg) {
                          ") is ignored: it means nothing for trace files");
 }
 
+// What a filter name in `remove:` or a plugin's `filter:` stands for: a
+// custom filter (`filters:`, its index) or one of corsaro3's built-in
+// filters. Every such name is resolved here.
+struct FilterRef {
+  bool builtin = false;
+  int custom = -1;   // index in Config::filters (bit of custom_bits)
+};
+
+FilterRef resolve_filter_name(const Config& cfg, const YAML::Node& n, const std::string& key) {
+  if (!n.IsScalar() || n.Scalar().empty()) throw ConfigError(key, yaml_line(n), "must be a filter name");
+  const std::string& name = n.Scalar();
+  for (size_t i = 0; i < cfg.filters.size(); ++i) {
+    if (cfg.filters[i].name == name) return FilterRef{false, static_cast<int>(i)};
+  }
+  if (listed(kBuiltinFilterNames, name)) return FilterRef{true, -1};
+  std::vector<std::string> names(std::begin(kBuiltinFilterNames), std::end(kBuiltinFilterNames));
+  for (const auto& f : cfg.filters) names.push_back(f.name);
+  const std::string near = closest_key(name, names);
+  throw ConfigError(key, yaml_line(n),
+                    "unknown filter '" + name + "'" + (near.empty() ? "" : ", did you mean '" + near + "'?") +
+                        " (custom filters are defined under 'filters:')");
+}
+
+// The custom filter a name stands for; a built-in filter is not taken here.
+int custom_filter_index(const Config& cfg, const YAML::Node& n, const std::string& key, const char* where) {
+  const FilterRef ref = resolve_filter_name(cfg, n, key);
+  if (ref.builtin) {
+    throw ConfigError(key, yaml_line(n),
+                      "'" + n.Scalar() + "' is one of corsaro3's built-in filters; " + where +
+                          " takes the name of a custom filter (filters:)");
+  }
+  return ref.custom;
+}
+
+bool valid_filter_name(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+// filters: {NAME: "bpf expression", ...}, in file order. The expressions
+// are compiled by build_tag_tables (control/tagging.cpp).
+void parse_filters(const YAML::Node& root, Config& cfg) {
+  const YAML::Node f = root["filters"];
+  if (!f.IsDefined() || f.IsNull()) return;
+  if (!f.IsMap()) throw ConfigError("filters", key_line(root, "filters"), "must be a map of NAME: \"bpf expression\"");
+  for (const auto& kv : f) {
+    const int line = yaml_line(kv.first);
+    if (!kv.first.IsScalar()) throw ConfigError("filters", line, "a filter name must be a plain name");
+    const std::string name = kv.first.Scalar();
+    const std::string key = "filters." + name;
+    if (!valid_filter_name(name)) {
+      throw ConfigError(key, line, "a filter name may have only a-z, 0-9, '_' and '-'");
+    }
+    if (listed(kBuiltinFilterNames, name)) {
+      throw ConfigError(key, line, "'" + name + "' is the name of one of corsaro3's built-in filters; choose another");
+    }
+    for (const auto& prev : cfg.filters) {
+      if (prev.name == name) {
+        throw ConfigError(key, line, "appears twice (first at line " + std::to_string(prev.line) + ")");
+      }
+    }
+    if (!kv.second.IsScalar() || kv.second.Scalar().empty()) {
+      throw ConfigError(key, line, "must be a BPF expression (a string in tcpdump's filter syntax)");
+    }
+    if (cfg.filters.size() == kMaxCustomFilters) {
+      throw ConfigError(key, line, "more than " + std::to_string(kMaxCustomFilters) + " custom filters");
+    }
+    cfg.filters.push_back(Config::CustomFilter{name, kv.second.Scalar(), line});
+    cfg.tags.custom_names.push_back(name);
+  }
+}
+
+// remove: [NAME, ...]: packets any of these filters matches are removed
+// before the plugins see them.
+void parse_remove(const YAML::Node& root, Config& cfg) {
+  const YAML::Node r = root["remove"];
+  if (!r.IsDefined() || r.IsNull()) return;
+  if (!r.IsSequence()) throw ConfigError("remove", key_line(root, "remove"), "must be a list of filter names");
+  for (size_t i = 0; i < r.size(); ++i) {
+    const std::string key = "remove[" + std::to_string(i) + "]";
+    const int f = custom_filter_index(cfg, r[i], key, "remove:");
+    cfg.tags.remove_custom |= uint64_t{1} << f;
+  }
+}
+
+// corsarotrace's `filter` (older corsarotrace: `basicfilter`): one BPF
+// expression libtrace applied to all input. Empty: no filter.
+void parse_input_filter(const YAML::Node& root, Config& cfg) {
+  for (const char* key : {"filter", "basicfilter"}) {
+    const YAML::Node n = root[key];
+    if (!n.IsDefined() || n.IsNull()) continue;
+    const int line = key_line(root, key);
+    if (!n.IsScalar()) throw ConfigError(key, line, "must be a BPF expression (a string in tcpdump's filter syntax)");
+    if (n.Scalar().empty()) continue;
+    if (!cfg.input_filter.key.empty()) {
+      throw ConfigError(key, line, "and '" + cfg.input_filter.key + "' (line " + std::to_string(cfg.input_filter.line) +
+                                       ") are corsarotrace's names of one input filter: give one of them");
+    }
+    cfg.input_filter = Config::InputFilter{key, n.Scalar(), line};
+  }
+}
+
+// A plugin's `filter: NAME`, accepted for every plugin: the runtime hands
+// the plugin only the packets that custom filter matches. Taken out of the
+// options the plugin itself parses.
+void take_plugin_filter(const Config& cfg, PluginSpec& spec) {
+  if (!spec.options.IsMap()) return;
+  const std::string key = spec.path + ".filter";
+  bool seen = false;
+  for (const auto& kv : spec.options) {
+    if (!kv.first.IsScalar() || kv.first.Scalar() != "filter") continue;
+    if (seen) throw ConfigError(key, yaml_line(kv.first), "appears twice");
+    seen = true;
+    spec.filter = custom_filter_index(cfg, kv.second, key, "a plugin's filter:");
+  }
+  if (seen) spec.options.remove("filter");
+}
+
 std::string canonical_plugin_name(const std::string& name) {
   // corsarotrace matches plugin names without regard to case.
   for (const auto& known : plugin_names()) {
@@ -270,7 +396,7 @@ std::string canonical_plugin_name(const std::string& name) {
   return {};
 }
 
-std::vector<PluginSpec> parse_plugins(const YAML::Node& root) {
+std::vector<PluginSpec> parse_plugins(const YAML::Node& root, const Config& cfg) {
   const YAML::Node list = root["plugins"];
   if (!list.IsSequence()) {
     throw ConfigError("plugins", yaml_line(list),
@@ -329,7 +455,9 @@ std::vector<PluginSpec> parse_plugins(const YAML::Node& root) {
     } else if (!options.IsMap()) {
       throw ConfigError(path, yaml_line(options), "plugin options must be a mapping (key: value)");
     }
-    out.push_back(PluginSpec{canonical, options, path, line});
+    PluginSpec spec{canonical, options, path, line};
+    take_plugin_filter(cfg, spec);
+    out.push_back(std::move(spec));
     ++index;
   }
   if (out.empty()) throw ConfigError("plugins", yaml_line(list), "must list at least one plugin");
@@ -615,7 +743,10 @@ Config parse_root(const YAML::Node& root) {
     cfg.user = *v;
   }
 
-  cfg.plugins = parse_plugins(root);
+  parse_filters(root, cfg);
+  parse_remove(root, cfg);
+  parse_input_filter(root, cfg);
+  cfg.plugins = parse_plugins(root, cfg);
   check_template(root, cfg);
   return cfg;
 }

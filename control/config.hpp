@@ -26,12 +26,17 @@
 //                    accepted as "no" only: corsaro3's tagging and tag filters are not built
 //   promisc          yes: a warning for trace files and DPDK, refused for libtrace live inputs
 //   plugins          list; each item a plugin name or a one-key map name -> options (required);
-//                    corsaro3's dos, report, filteringstats: refused while not built
+//                    corsaro3's dos, report, filteringstats: refused while not built.
+//                    Every plugin takes `filter: NAME` (a custom filter, see filters):
+//                    it sees only the packets that filter matches (PluginSpec::filter)
+//   filter           BPF expression applied to all input: packets it does not match are
+//                    dropped before anything else ("" : none). basicfilter: older
+//                    corsarotrace's name of it (not both)
 // Accepted and ignored, each adding one line to Config::warnings: controlsocketname,
 // subqueuename, tagsock, inputhwm, statfilename, outputmode, compressmethod,
 // compresslevel, mergeoutput, libtimeseriesbackends (ascii, dbats). Refused, as
-// ignoring them would change results: filter, basicfilter, filterfile,
-// tagproviders, a libtimeseriesbackends kafka backend. Any other unknown key
+// ignoring them would change results: filterfile, tagproviders, a
+// libtimeseriesbackends kafka backend. Any other unknown key
 // is an error naming the closest known key (closest_key in plugins/common/options.hpp).
 //
 // Privateer's own keys:
@@ -51,6 +56,12 @@
 //   live_lateness: seconds after an interval's end at which an idle live
 //                  source closes it (default 10)
 //   log: {level: debug|info|warning|error}
+//   filters: {NAME: "bpf expression", ...}
+//                   custom filters, at most 64, in file order: filter i sets bit i of
+//                   PacketView::custom_bits; NAME of a-z 0-9 _ -, not one of corsaro3's
+//                   built-in filters' names. Compiled by build_tag_tables (control/tagging.hpp)
+//   remove: [NAME, ...]
+//                   custom filters whose matching packets no plugin sees (tags.remove_custom)
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -72,6 +83,10 @@ struct PluginSpec {
   YAML::Node options;    // the plugin's option map; an empty map when none given
   std::string path;      // dotted key prefix for the plugin's errors: "plugins.flowtuple"
   int line = 0;          // line of the plugin's item in the file
+  // `filter: NAME` among the options (taken out of `options`): the plugin
+  // sees only the packets custom filter `filter` (index in Config::filters)
+  // matches; -1: every packet.
+  int filter = -1;
 };
 
 enum class ProgressMode { auto_detect, yes, no };
@@ -133,6 +148,13 @@ struct Config {
     int line = 0;
   };
   std::vector<CustomFilter> filters;        // in file order; names in tags.custom_names
+  // corsarotrace's `filter` (older `basicfilter`): a BPF expression applied
+  // to all input, packets it does not match dropped before anything else.
+  struct InputFilter {
+    std::string key;                        // "filter" or "basicfilter"; "" : none
+    std::string expression;
+    int line = 0;
+  } input_filter;
 
   std::vector<PluginSpec> plugins;          // at least one, no name twice, in file order
   std::vector<std::string> warnings;        // one line each: ignored keys, name keeping, codec;

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "control/config.hpp"
+#include "dataplane/runtime.hpp"
 #include "dataplane/tags.hpp"
 
 namespace privateer {
@@ -13,5 +15,10 @@ namespace privateer {
 // ConfigError naming the key and its line for a file that cannot be read
 // or is not valid.
 std::shared_ptr<const TagTables> build_tag_tables(const Config& cfg);
+
+// The run summary's lines for the custom filters (packets each matched, over
+// all workers; which are removed) and corsarotrace's input filter (packets
+// it dropped); "" when the config has neither.
+std::string filter_summary_lines(const Config& cfg, const Runtime& rt);
 
 }  // namespace privateer

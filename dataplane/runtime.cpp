@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <rte_ring.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +20,7 @@ namespace {
 constexpr size_t kBatchPackets = 256;
 constexpr size_t kArenaBytes = 256 * 1024;
 constexpr size_t kReadBurst = 256;
+constexpr size_t kMaxBurst = kBatchPackets > kReadBurst ? kBatchPackets : kReadBurst;  // most packets run_plugins gets
 constexpr unsigned kResultSlots = 4096;
 
 unsigned pow2_at_least(unsigned n) {
@@ -105,6 +107,10 @@ struct Runtime::Worker {
   Batch* filling = nullptr;   // dispatcher's batch being filled
   std::vector<std::unique_ptr<WorkerProcessor>> procs;
   std::unique_ptr<TagStage> tagger;   // null: the run does not tag
+  // A burst's packets that a filtered plugin sees (RuntimeOptions::plugin_filters):
+  // gathered here, allocated once; null when no plugin has a filter.
+  std::unique_ptr<PacketView[]> picked_views;
+  std::unique_ptr<const uint8_t*[]> picked_data;
   std::thread thread;
   ~Worker() {
     for (Batch* b : batches) delete b;
@@ -134,6 +140,10 @@ Runtime::Runtime(const RuntimeOptions& opt,
     if ((opt_.tags && opt_.tags->any()) || opt_.tag_tables) {
       static const TagSettings kNoSettings;
       wk->tagger = std::make_unique<TagStage>(opt_.tags ? *opt_.tags : kNoSettings, opt_.tag_tables, w);
+    }
+    if (std::any_of(opt_.plugin_filters.begin(), opt_.plugin_filters.end(), [](int f) { return f >= 0; })) {
+      wk->picked_views = std::make_unique<PacketView[]>(kMaxBurst);
+      wk->picked_data = std::make_unique<const uint8_t*[]>(kMaxBurst);
     }
     workers_.push_back(std::move(wk));
     wcount_.push_back(std::make_unique<WorkerCounters>());
@@ -426,7 +436,26 @@ void Runtime::worker_loop(unsigned w) {
 
 void Runtime::run_plugins(Worker& wk, PacketView* views, const uint8_t** data, size_t n) {
   if (wk.tagger) n = wk.tagger->process(views, data, n);
-  for (auto& p : wk.procs) p->process(views, data, n);
+  for (size_t p = 0; p < wk.procs.size(); ++p) {
+    const int f = p < opt_.plugin_filters.size() ? opt_.plugin_filters[p] : -1;
+    if (f < 0) {
+      wk.procs[p]->process(views, data, n);
+      continue;
+    }
+    const uint64_t bit = uint64_t{1} << f;
+    size_t m = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (!(views[i].custom_bits & bit)) continue;
+      wk.picked_views[m] = views[i];
+      wk.picked_data[m] = data[i];
+      ++m;
+    }
+    if (m == n) {
+      wk.procs[p]->process(views, data, n);
+    } else if (m) {
+      wk.procs[p]->process(wk.picked_views.get(), wk.picked_data.get(), m);
+    }
+  }
 }
 
 const TagCounters* Runtime::tag_counters(unsigned w) const {

@@ -45,6 +45,10 @@ struct RuntimeOptions {
   // the runtime.
   const TagSettings* tags = nullptr;
   TagTablesHandle* tag_tables = nullptr;
+  // Per plugin (in processor order): the custom filter (bit of
+  // PacketView::custom_bits) whose matching packets alone the plugin sees,
+  // -1 for all packets. Shorter than the plugin list: -1 for the rest.
+  std::vector<int> plugin_filters;
 };
 
 // Counters written by one thread and read by any (relaxed atomics, one cache

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "dataplane/bpf.hpp"
+
 namespace privateer {
 
 TagTablesHandle::TagTablesHandle(std::shared_ptr<const TagTables> initial, unsigned workers)
@@ -37,7 +39,8 @@ TagStage::TagStage(const TagSettings& settings, TagTablesHandle* tables, unsigne
 
 size_t TagStage::process(PacketView* views, const uint8_t** data, size_t n) {
   const TagTables* tables = tables_ ? tables_->acquire(worker_) : nullptr;
-  (void)tables;
+  n = filter_input(tables, views, data, n, counters_);
+  tag_custom(tables, views, data, n);
   size_t kept = 0;
   uint64_t removed = 0;
   for (size_t i = 0; i < n; ++i) {

@@ -44,6 +44,8 @@ struct TagTables {
   std::shared_ptr<const PrefixTable> pfx2as;              // null: not configured
   std::shared_ptr<const GeoDatabase> geo;                 // null: not configured
   std::vector<std::shared_ptr<const BpfProgram>> custom;  // TagSettings::custom_names order
+  std::shared_ptr<const BpfProgram> input;                // corsarotrace's `filter`: packets it does not
+                                                          // match are dropped before any tagging (null: none)
   uint64_t generation = 0;                                // set by TagTablesHandle::publish
 };
 
@@ -85,6 +87,7 @@ struct alignas(64) TagCounters {
   std::array<std::atomic<uint64_t>, 64> builtin{};   // IPv4 packets for which built-in filter b is true
   std::array<std::atomic<uint64_t>, kMaxCustomFilters> custom{};  // packets custom filter i matched
   std::atomic<uint64_t> removed{0};                 // packets removed before the plugins
+  std::atomic<uint64_t> input_filtered{0};          // packets the input filter (`filter`) dropped
 };
 
 // One worker's tagger.

@@ -17,6 +17,9 @@
 #                dos/report schemas and a schema of every Avro type)
 #   salvage      privateer-recover's scan of an unclosed file
 #                (tests/fuzz/fuzz_salvage.cpp), seeded like avro_reader
+#   bpf          custom BPF filters: an expression compiled for every link
+#                type, run over fixed packets and one fuzzed packet
+#                (tests/fuzz/fuzz_bpf.cpp), seeded with the expressions below
 #
 # usage: scripts/fuzz.sh [SECONDS] [NAME|all]
 #   SECONDS per harness (default 60; 0: build and seed only); default all
@@ -34,9 +37,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SECONDS_TO_RUN=${1:-60}
 WHICH=${2:-all}
-ALL=(capture decode config avro_reader salvage)
-case "$WHICH" in all|capture|decode|config|avro_reader|salvage) ;;
-  *) echo "usage: scripts/fuzz.sh [SECONDS] [capture|decode|config|avro_reader|salvage|all]" >&2; exit 2 ;; esac
+ALL=(capture decode config avro_reader salvage bpf)
+case "$WHICH" in all|capture|decode|config|avro_reader|salvage|bpf) ;;
+  *) echo "usage: scripts/fuzz.sh [SECONDS] [capture|decode|config|avro_reader|salvage|bpf|all]" >&2; exit 2 ;; esac
 BUILD=${BUILD:-$ROOT/build}
 FUZZ_BUILD=${FUZZ_BUILD:-$ROOT/build-fuzz}
 FUZZ_DIR=${FUZZ_DIR:-$FUZZ_BUILD/runs}
@@ -199,6 +202,19 @@ output: {avro_codec: Snappy}
 ...
 Y
   v <<'Y'
+packetsource: a.pcap
+outtemplate: o-%P-%s
+filters:
+  syn: "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn"
+  dns_53: udp port 53
+  tagged: vlan and ip6
+remove: [dns_53]
+basicfilter: "not net 10.0.0.0/8"
+plugins:
+  - flowtuple: {filter: syn, sorttuples: no}
+  - null: {filter: tagged}
+Y
+  v <<'Y'
 {packetsource: "a.pcap", outtemplate: "o-%P-%s.avro", plugins: [{flowtuple: {avrooutput: "null"}}],
  output: {avro_codec: zstandard, zstd_level: 1}, progress: auto, log: {level: debug}}
 Y
@@ -214,8 +230,34 @@ config_dict() {
       live_lateness log level dpdk eal ports device rx_queues rx_descriptors promiscuous mtu \
       mbuf_pool_size burst_size user removespoofed tagging controlsocketname outputmode filter \
       tagproviders flowtuple null dos report ipv6 avrooutput usesnappy sorttuples mergethreads \
+      filters remove basicfilter spoofed 'tcp port 80' 'udp and vlan' \
       ascii kafka dbats yes no enabled disabled none auto deflate snappy zstandard debug \
       %P %N %s %Y %9999M %-d %Ey ': ' '- ' '? ' '[' '{' '&a ' '*a' '!!str ' '---' '~' "'" '0x'; do
+    printf '"%s"\n' "$w"
+  done
+}
+
+# The bpf harness's seeds: expressions of the kinds configs use, each
+# followed by a newline and a packet (link-type byte, then the bytes).
+bpf_seeds() {
+  local d=$1 n=0 e
+  mkdir -p "$d"
+  for e in 'tcp' 'udp port 53' 'tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn' 'ip and len > 100' \
+      'net 10.0.0.0/8 or src host 192.168.1.2' 'vlan and ip6' 'ether broadcast' 'icmp[icmptype] == icmp-echo' \
+      'ip[8] < 64 and not ip[6:2] & 0x1fff != 0' 'ip6 and udp and (port 53 or portrange 5000-6000)' \
+      'mpls and ip' 'greater 1500 or less 60' 'ip proto \sctp' 'ether[12:2] = 0x0800'; do
+    n=$((n + 1))
+    printf '%s\n\001\105\000\000\050\000\001\000\000\100\006\000\000\012\000\000\001\300\250\001\002\004\322\000\120' \
+      "$e" >"$d/expr-$n"
+  done
+  echo "bpf seeds: $(ls "$d" | wc -l) files"
+}
+
+bpf_dict() {
+  local w
+  for w in ip ip6 tcp udp icmp icmp6 sctp arp vlan mpls pppoes ether host net port portrange src dst \
+      proto len greater less and or not broadcast multicast tcpflags tcp-syn tcp-ack icmptype \
+      '[' ']' '(' ')' ' & ' ' == ' ' != ' ' > ' ':2' '0x' '/8' '\\'; do
     printf '"%s"\n' "$w"
   done
 }
@@ -234,6 +276,7 @@ run() {
             decode_dict >"$dir/dict" ;;
     config) config_seeds "$dir/seeds"; config_dict >"$dir/dict" ;;
     avro_reader|salvage) avro_reader_seeds "$dir/seeds" ;;
+    bpf) bpf_seeds "$dir/seeds"; bpf_dict >"$dir/dict" ;;
   esac
   [ "$SECONDS_TO_RUN" -gt 0 ] || return 0
   local dict=(); [ -f "$dir/dict" ] && dict=(-dict="$dir/dict")
@@ -272,6 +315,7 @@ for n in "${names[@]}"; do
     config) run config -max_len=8192 ;;
     avro_reader) run avro_reader -max_len=65536 ;;
     salvage) run salvage -max_len=65536 ;;
+    bpf) run bpf -max_len=4096 ;;
   esac
 done
 if [ ${#FOUND[@]} -gt 0 ]; then

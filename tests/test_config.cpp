@@ -657,8 +657,6 @@ TEST(Corsaro3Keys, RefusedWhereNotBuilt) {
       {"removerouted: yes", "not built yet"},
       {"removenotscan: yes", "not built yet"},
       {"tagging: yes", "not built yet"},
-      {"filter: \"tcp port 80\"", "BPF filter is not implemented"},
-      {"basicfilter: \"tcp port 80\"", "BPF filter is not implemented"},
       {"filterfile: /etc/corsaro/filters", "filter file is not implemented"},
       {"tagproviders:\n  - pfx2as:\n      prefixfile: /data/pfx2as.gz", "libipmeta tagging"},
   };

@@ -240,8 +240,9 @@ TEST(Corsaro3Keys, EachKeyThroughCheckConfig) {
       {"libtimeseriesbackends:\n  - ascii:\n      file: ts", 0, "warning: config key 'libtimeseriesbackends' (line 5)"},
       {"removespoofed: yes", 1, "config key 'removespoofed' (line 5): is not built yet"},
       {"tagging: yes", 1, "config key 'tagging' (line 5): is not built yet"},
-      {"filter: \"tcp port 80\"", 1, "config key 'filter' (line 5): is not built yet"},
-      {"basicfilter: \"tcp port 80\"", 1, "config key 'basicfilter' (line 5): is not built yet"},
+      {"filter: \"tcp port 80\"", 0, ""},
+      {"basicfilter: \"tcp port 80\"", 0, ""},
+      {"filter: \"tcp port\"", 1, "config key 'filter' (line 5): BPF expression 'tcp port' does not compile"},
       {"tagproviders:\n  - maxmind:\n      directory: /data", 1, "config key 'tagproviders' (line 5): is not built yet"},
       {"libtimeseriesbackends:\n  - kafka:\n      brokeruri: h:9092", 1, "the Kafka output is not built yet"},
   };
