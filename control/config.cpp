@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "control/naming.hpp"
+#include "dataplane/filters.hpp"
 #include "hw/source.hpp"
 #include "plugins/registry.hpp"
 
@@ -57,8 +58,8 @@ constexpr KeyReason kRefusedKeys[] = {
                      "so flowtuple's geolocation and prefix2asn fields would stay \"??\" and 0; remove it"},
 };
 
-// The corsaro3 tag filters, and older corsarotrace's switch for tagging.
-// "no" is accepted; "yes" is an error.
+// The corsaro3 tag filters, and older corsarotrace's switch for tagging
+// (parse_tag_filters).
 constexpr const char* kTagFilters[] = {"removespoofed", "removeerratic", "removerouted",
                                        "removenotscan", "tagging"};
 
@@ -242,6 +243,34 @@ void parse_libtimeseries(const YAML::Node& root, Config& cfg) {
 
 // promisc: corsarotrace's libtrace promiscuous mode. Nothing to do for
 // trace files; on live libtrace inputs it is not built.
+// corsarotrace's remove* options, as corsarotrace applies them to its tags'
+// four high-level bits: removespoofed and removeerratic drop the packets
+// with the bit, removerouted and removenotscan the packets WITHOUT it
+// (routed: an RFC 5735 source; corsarotrace keeps only those). corsarotrace
+// tags every packet, so the built-in filters are computed in every run;
+// `tagging: no` (older corsarotrace's switch) leaves packets untagged.
+void parse_tag_filters(const YAML::Node& root, Config& cfg) {
+  struct Option {
+    const char* key;
+    builtin::Filter filter;
+    bool keep;   // removes the packets lacking the filter
+  };
+  constexpr Option kOptions[] = {{"removespoofed", builtin::spoofed, false},
+                                 {"removeerratic", builtin::erratic, false},
+                                 {"removerouted", builtin::routed, true},
+                                 {"removenotscan", builtin::large_scale_scan, true}};
+  cfg.tags.builtin_filters = get_onoff(root, "", "tagging").value_or(true);
+  for (const Option& o : kOptions) {
+    if (!get_onoff(root, "", o.key).value_or(false)) continue;
+    if (!cfg.tags.builtin_filters) {
+      throw ConfigError(o.key, line_of(root, o.key),
+                        "needs the packets tagged, and 'tagging' (line " + std::to_string(line_of(root, "tagging")) +
+                            ") is no; remove one of them");
+    }
+    (o.keep ? cfg.tags.keep_builtin : cfg.tags.remove_builtin) |= uint64_t{1} << o.filter;
+  }
+}
+
 void parse_promisc(const YAML::Node& root, Config& cfg) {
   const auto v = get_onoff(root, "", "promisc");
   if (!v || !*v) return;
@@ -583,13 +612,7 @@ Config parse_root(const YAML::Node& root) {
                       "must be after startboundaryts (" + std::to_string(cfg.startboundaryts) +
                           "), got " + std::to_string(cfg.endboundaryts));
   }
-  for (const char* f : kTagFilters) {
-    if (get_onoff(root, "", f).value_or(false)) {
-      throw ConfigError(f, line_of(root, f),
-                        "is not built yet: corsaro3's packet tagging and its tag filters (removespoofed, "
-                        "removeerratic, removerouted, removenotscan) are not implemented; set it to no or remove it");
-    }
-  }
+  parse_tag_filters(root, cfg);
   parse_promisc(root, cfg);
   parse_libtimeseries(root, cfg);
 

@@ -403,9 +403,10 @@ void Runtime::worker_loop(unsigned w) {
       Batch* b = static_cast<Batch*>(ptrs[i]);
       switch (b->kind) {
         case Batch::kPackets:
-          run_plugins(wk, b->views, b->data, b->count);
-          packets += b->count;
+          // Counted before the tag stage removes packets from the views.
           for (uint32_t k = 0; k < b->count; ++k) bytes += b->views[k].wirelen;
+          packets += b->count;
+          run_plugins(wk, b->views, b->data, b->count);
           break;
         case Batch::kIntervalEnd:
           worker_close(w, b->interval_start, b->last, b->partial);
