@@ -1,8 +1,9 @@
 // corsaro3's built-in filters. corsaro3 reads the transport header the way
 // libtrace hands it over: trace_get_payload_from_ip() gives nothing for a
 // non-initial fragment or an IP header longer than the capture, and the
-// bytes after the IP header up to the IP total length (capture end, if
-// sooner); trace_get_payload_from_udp/_tcp() a payload once the 8-byte UDP
+// bytes after the IP header up to the capture end (Ethernet padding
+// included: libtrace 4's cut at the IP total length is commented out);
+// trace_get_payload_from_udp/_tcp() a payload once the 8-byte UDP
 // header / the data-offset TCP header fits (a present payload may be 0
 // bytes long). The functions below rebuild that view from the decoded one
 // and the captured bytes; where corsaro3 would read past the captured bytes
@@ -131,11 +132,7 @@ uint64_t builtin_filter_bits(const PacketView& v, const uint8_t* d) {
   if ((ip_off & 0x1FFF) == 0 && after_l3 >= ihl) {
     proto = ip_p;
     t = ip + ihl;
-    // libtrace cuts Ethernet padding at the IP total length. A total length
-    // under the header length (0 from TSO) would wrap its count around;
-    // here the capture end stands in.
-    const uint32_t end = ip_len < after_l3 && ip_len >= ihl ? ip_len : after_l3;
-    rem = end - ihl;
+    rem = after_l3 - ihl;
   }
   const bool tcp = proto == kTcp, udp = proto == kUdp, icmp = proto == kIcmp;
   uint16_t sport = 0, dport = 0;

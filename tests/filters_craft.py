@@ -53,8 +53,10 @@ CASES = {
                [ip(src="11.1.2.3") / syn(), ip(src="100.64.0.1") / syn()]),
     "large-scale-scan": ([SCAN], [ip(ttl=250) / syn(window=1025, options=[]), ip(ttl=199) / syn(window=1024, options=[]),
                                   ip(ttl=250) / syn(window=1024)]),
+    # The last hit: an IP total length that ends inside the TCP options;
+    # libtrace counts the bytes after it, so the header "fits".
     "abnormal-protocol": ([ip(proto=47) / Raw(b"g" * 8), ip() / syn(flags="FPU", options=[]) / Raw(b"p"),
-                           ip() / syn(flags="SR")],
+                           ip() / syn(flags="SR"), ip(len=40) / syn(flags="SR")],
                           [ip() / syn(flags="PA"), ip() / syn(flags="FA"), ip(proto=41) / Raw(b"6" * 40), ip() / udp()]),
     "ttl-200": ([ip(ttl=200) / udp(), SCAN], [ip(ttl=199) / udp(), ip(ttl=255) / ICMP()]),
     "no-tcp-options": ([ip() / syn(options=[])], [ip() / syn(), ip() / syn(flags="SA", options=[])]),

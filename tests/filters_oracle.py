@@ -24,7 +24,7 @@ NAMES = ["spoofed", "erratic", "routed", "large-scale-scan", "abnormal-protocol"
 FIELDS = ["frame.encap_type", "frame.protocols", "frame.cap_len", "ip.hdr_len", "ip.len", "ip.flags.rb",
           "ip.frag_offset", "ip.ttl", "ip.proto", "ip.src", "ip.dst", "tcp.srcport", "tcp.dstport", "tcp.flags",
           "tcp.window_size_value", "tcp.hdr_len", "udp.srcport", "udp.dstport", "udp.length", "udp.checksum",
-          "udp.payload", "icmp.type", "icmp.code"]
+          "udp.payload", "eth.padding", "eth.trailer", "icmp.type", "icmp.code"]
 
 # Bytes of each link/encapsulation layer tshark names before the IP header.
 LAYER_BYTES = {"eth": 14, "ethertype": 0, "vlan": 4, "mpls": 4, "pwethcw": 4, "null": 4, "raw": 0,
@@ -92,8 +92,7 @@ def filters(f):
     proto, rem = 0, 0
     if frag_off == 0 and after_l3 >= ihl:
         proto = ip_p
-        end = ip_len if ihl <= ip_len < after_l3 else after_l3
-        rem = end - ihl
+        rem = after_l3 - ihl   # to the capture end: libtrace keeps Ethernet padding
     tcp, udp, icmp = proto == 6, proto == 17, proto == 1
     sport = dport = 0
     if tcp and rem >= 4:
@@ -159,7 +158,8 @@ def filters(f):
         out.add("backscatter")
     if udp and rem >= 8:
         plen = rem - 8
-        p = bytes.fromhex(f["udp.payload"].replace(":", ""))[:plen]
+        # The payload, then what follows it up to the capture end (padding).
+        p = bytes.fromhex((f["udp.payload"] + f["eth.padding"] + f["eth.trailer"]).replace(":", ""))[:plen]
         udplen = num(f["udp.length"])
         header = bytes([sport >> 8, sport & 0xFF, dport >> 8, dport & 0xFF, udplen >> 8, udplen & 0xFF]) + \
             num(f["udp.checksum"], 16).to_bytes(2, "big")
