@@ -338,6 +338,11 @@ TEST(BuiltinFilters, RemoveOptionsOnCorsarotraceConfig) {
       EXPECT_EQ(sample(r.metrics, std::string("privateer_removed_packets_total{reason=\"") + reason + "\"}"),
                 static_cast<double>(o.at(std::string("removed:") + reason)))
           << option;
+      // What the plugin was fed: every packet but the removed ones.
+      EXPECT_EQ(sample(r.metrics, "privateer_plugin_packets_total{plugin=\"flowtuple\"}"),
+                sample(b.metrics, "privateer_plugin_packets_total{plugin=\"flowtuple\"}") -
+                    static_cast<double>(o.at(std::string("removed:") + reason)))
+          << option;
     }
   }
 }
