@@ -313,7 +313,7 @@ TEST(BuiltinFilters, RemoveOptionsOnCorsarotraceConfig) {
   const std::pair<const char*, const char*> options[] = {
       {"removespoofed", "spoofed"}, {"removeerratic", "erratic"}, {"removerouted", "routed"},
       {"removenotscan", "notscan"}};
-  for (const fs::path capture : {source_root() / "configs" / "quickstart" / "telescope.pcap", tmp.path / "all.pcap"}) {
+  for (const fs::path& capture : {source_root() / "configs" / "quickstart" / "telescope.pcap", tmp.path / "all.pcap"}) {
     const Counts o = oracle(capture);
     TempDir base("privateer-filters-base");
     const HeldRun b = run_and_scrape(corsarotrace_config(base.path, capture, ""), base.path);
