@@ -1,5 +1,6 @@
 #include "control/app.hpp"
 
+#include <array>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -20,6 +21,7 @@
 #include "control/preflight.hpp"
 #include "control/signals.hpp"
 #include "control/tagging.hpp"
+#include "dataplane/filters.hpp"
 #include "dataplane/runtime.hpp"
 #include "hw/dpdk_source.hpp"
 #include "hw/source.hpp"
@@ -187,6 +189,74 @@ void register_input_metrics(MetricsRegistry& reg, const PacketSource& src) {
   });
 }
 
+// The tag counters of every worker, summed.
+struct TagTotals {
+  std::array<uint64_t, 64> builtin{}, custom{}, removed_builtin{}, removed_custom{};
+  uint64_t input_filtered = 0;
+};
+TagTotals tag_totals(const Runtime& rt) {
+  TagTotals t;
+  for (unsigned w = 0; w < rt.workers(); ++w) {
+    const TagCounters* c = rt.tag_counters(w);
+    if (!c) continue;
+    t.input_filtered += c->input_filtered.load(std::memory_order_relaxed);
+    for (size_t i = 0; i < 64; ++i) {
+      t.builtin[i] += c->builtin[i].load(std::memory_order_relaxed);
+      t.removed_builtin[i] += c->removed_builtin[i].load(std::memory_order_relaxed);
+    }
+    for (size_t i = 0; i < kMaxCustomFilters; ++i) {
+      t.custom[i] += c->custom[i].load(std::memory_order_relaxed);
+      t.removed_custom[i] += c->removed_custom[i].load(std::memory_order_relaxed);
+    }
+  }
+  return t;
+}
+
+// Per-filter and per-removal-reason counts (name, count), in id order:
+// every built-in filter when they are computed, every custom filter, and
+// every reason the run removes packets for.
+std::vector<std::pair<std::string, uint64_t>> filter_counts(const TagSettings& s, const TagTotals& t) {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (size_t b = 0; s.builtin_filters && b < kBuiltinFilterCount; ++b) out.emplace_back(builtin_filter_name(b), t.builtin[b]);
+  for (size_t i = 0; i < s.custom_names.size(); ++i) out.emplace_back(s.custom_names[i], t.custom[i]);
+  return out;
+}
+std::vector<std::pair<std::string, uint64_t>> removal_counts(const TagSettings& s, const TagTotals& t) {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (uint64_t bits = s.remove_builtin | s.keep_builtin; bits; bits &= bits - 1) {
+    const size_t b = static_cast<size_t>(__builtin_ctzll(bits));
+    out.emplace_back(removal_reason_name(s, b), t.removed_builtin[b]);
+  }
+  for (uint64_t bits = s.remove_custom; bits; bits &= bits - 1) {
+    const size_t i = static_cast<size_t>(__builtin_ctzll(bits));
+    if (i < s.custom_names.size()) out.emplace_back(s.custom_names[i], t.removed_custom[i]);
+  }
+  return out;
+}
+
+// `input_filter`: the run has corsarotrace's `filter`; its drops are
+// removals for reason "filter".
+void register_tag_metrics(MetricsRegistry& reg, const Runtime& rt, const TagSettings& settings, bool input_filter) {
+  reg.add([&rt, &settings, input_filter](MetricsWriter& w) {
+    const TagTotals t = tag_totals(rt);
+    for (const auto& [name, n] : filter_counts(settings, t)) {
+      w.counter("privateer_filter_packets_total",
+                "Packets a filter matched (built-in: corsaro3's filters on IPv4 packets; not-ip: the others)", n,
+                {{"filter", name}});
+    }
+    for (const auto& [reason, n] : removal_counts(settings, t)) {
+      w.counter("privateer_removed_packets_total",
+                "Packets removed before the plugins, by the first removing filter that matched", n,
+                {{"reason", reason}});
+    }
+    if (input_filter) {
+      w.counter("privateer_removed_packets_total",
+                "Packets removed before the plugins, by the first removing filter that matched", t.input_filtered,
+                {{"reason", "filter"}});
+    }
+  });
+}
+
 // `files`: the source has input progress (files, libtrace; not DPDK ports).
 void register_metrics(MetricsRegistry& reg, const std::string& source_name, bool files, const Runtime& rt,
                       const std::vector<std::unique_ptr<Plugin>>& plugins, const Merger& merger,
@@ -230,8 +300,14 @@ void register_metrics(MetricsRegistry& reg, const std::string& source_name, bool
     }
   });
   reg.add([&rt, &plugins, &merger](MetricsWriter& w) {
+    // Packets removed by the tag filters never reach the plugins (read
+    // first: a worker counts a packet before it can remove it).
+    const TagTotals t = tag_totals(rt);
+    uint64_t removed = t.input_filtered;
+    for (size_t i = 0; i < 64; ++i) removed += t.removed_builtin[i] + t.removed_custom[i];
     uint64_t pkts = 0;
     for (unsigned i = 0; i < rt.workers(); ++i) pkts += rt.worker_counters(i).packets.load();
+    pkts = pkts > removed ? pkts - removed : 0;
     for (size_t i = 0; i < plugins.size(); ++i) {
       const MetricLabels pl{{"plugin", plugins[i]->name()}};
       const PluginStats& s = merger.stats(i);
@@ -414,6 +490,7 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     ~CloseOnExit() { reg.close(); }
   } close_registry{*registry};
   register_metrics(*registry, source_name, !dpdk, rt, plugins, merger, outputs);
+  register_tag_metrics(*registry, rt, cfg.tags, !cfg.input_filter.key.empty());
   if (source) register_input_metrics(*registry, *source);
   if (dpdk) register_dpdk_metrics(*registry, *dpdk);
   std::unique_ptr<MetricsEndpoint> endpoint;
@@ -616,6 +693,23 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     const DpdkPortStats st = dpdk->port_stats(p);
     sum << "  port " << dpdk->port_name(p) << ": " << st.ipackets << " received; dropped: imissed=" << st.imissed
         << " no_mbuf=" << st.rx_nombuf << " rx_errors=" << st.ierrors << "\n";
+  }
+  {
+    const TagTotals t = tag_totals(rt);
+    const auto line = [&sum](const char* title, const std::vector<std::pair<std::string, uint64_t>>& counts,
+                             bool nonzero_only) {
+      if (counts.empty()) return;
+      sum << "  " << title << ":";
+      size_t shown = 0;
+      for (const auto& [name, n] : counts) {
+        if (nonzero_only && n == 0) continue;
+        sum << " " << name << "=" << n;
+        ++shown;
+      }
+      sum << (shown ? "" : " none") << "\n";
+    };
+    line("filters matched", filter_counts(cfg.tags, t), true);
+    line("removed before the plugins", removal_counts(cfg.tags, t), false);
   }
   sum << "  intervals: " << merger.intervals() << " (" << merger.partial_intervals() << " partial)";
   if (d.late_packets.load()) sum << ", late packets: " << d.late_packets.load();

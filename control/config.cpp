@@ -10,6 +10,8 @@
 #include <sstream>
 
 #include "control/naming.hpp"
+#include "dataplane/filters.hpp"
+#include "dataplane/runtime.hpp"
 #include "hw/source.hpp"
 #include "plugins/registry.hpp"
 
@@ -53,8 +55,8 @@ constexpr KeyReason kRefusedKeys[] = {
                      "so flowtuple's geolocation and prefix2asn fields would stay \"??\" and 0; remove it"},
 };
 
-// The corsaro3 tag filters, and older corsarotrace's switch for tagging.
-// "no" is accepted; "yes" is an error.
+// The corsaro3 tag filters, and older corsarotrace's switch for tagging
+// (parse_tag_filters).
 constexpr const char* kTagFilters[] = {"removespoofed", "removeerratic", "removerouted",
                                        "removenotscan", "tagging"};
 
@@ -67,16 +69,6 @@ constexpr const char* kKnownKeys[] = {
     "libtimeseriesbackends",
     "prometheus", "output", "progress", "ring_size", "max_gap_intervals", "live_lateness", "log", "dpdk", "user",
     "filter", "basicfilter", "filters", "remove",
-};
-
-// corsaro3's built-in filters (libcorsaro_filtering.c), by their names: a
-// custom filter may not take one.
-constexpr const char* kBuiltinFilterNames[] = {
-    "spoofed", "erratic", "routed", "abnormal-protocol", "ttl-200", "ttl-200-nonspoofed", "fragmented",
-    "last-byte-src-0", "last-byte-src-255", "same-src-dst", "udp-port-0", "tcp-port-0", "udp-destport-80",
-    "rfc5735", "backscatter", "bittorrent", "udp-0x31", "sip-status", "udp-ip-len-96", "udp-ip-len-1500",
-    "port-53", "tcp-port-23", "tcp-port-80", "tcp-port-5000", "dns-resp-non-standard", "netbios-query-name",
-    "large-scale-scan", "no-tcp-options", "tcpwin-1024", "not-ip",
 };
 
 // corsaro3 plugins that are not built here, for a clear refusal.
@@ -249,6 +241,34 @@ void parse_libtimeseries(const YAML::Node& root, Config& cfg) {
 
 // promisc: corsarotrace's libtrace promiscuous mode. Nothing to do for
 // trace files; on live libtrace inputs it is not built.
+// corsarotrace's remove* options, as corsarotrace applies them to its tags'
+// four high-level bits: removespoofed and removeerratic drop the packets
+// with the bit, removerouted and removenotscan the packets WITHOUT it
+// (routed: an RFC 5735 source; corsarotrace keeps only those). corsarotrace
+// tags every packet, so the built-in filters are computed in every run;
+// `tagging: no` (older corsarotrace's switch) leaves packets untagged.
+void parse_tag_filters(const YAML::Node& root, Config& cfg) {
+  struct Option {
+    const char* key;
+    builtin::Filter filter;
+    bool keep;   // removes the packets lacking the filter
+  };
+  constexpr Option kOptions[] = {{"removespoofed", builtin::spoofed, false},
+                                 {"removeerratic", builtin::erratic, false},
+                                 {"removerouted", builtin::routed, true},
+                                 {"removenotscan", builtin::large_scale_scan, true}};
+  cfg.tags.builtin_filters = get_onoff(root, "", "tagging").value_or(true);
+  for (const Option& o : kOptions) {
+    if (!get_onoff(root, "", o.key).value_or(false)) continue;
+    if (!cfg.tags.builtin_filters) {
+      throw ConfigError(o.key, line_of(root, o.key),
+                        "needs the packets tagged, and 'tagging' (line " + std::to_string(line_of(root, "tagging")) +
+                            ") is no; remove one of them");
+    }
+    (o.keep ? cfg.tags.keep_builtin : cfg.tags.remove_builtin) |= uint64_t{1} << o.filter;
+  }
+}
+
 void parse_promisc(const YAML::Node& root, Config& cfg) {
   const auto v = get_onoff(root, "", "promisc");
   if (!v || !*v) return;
@@ -270,11 +290,12 @@ void parse_promisc(const YAML::Node& root, Config& cfg) {
 }
 
 // What a filter name in `remove:` or a plugin's `filter:` stands for: a
-// custom filter (`filters:`, its index) or one of corsaro3's built-in
-// filters. Every such name is resolved here.
+// custom filter (`filters:`, its index: bit of custom_bits) or one of
+// corsaro3's built-in filters (its id: bit of filter_bits). Every such name
+// is resolved here.
 struct FilterRef {
   bool builtin = false;
-  int custom = -1;   // index in Config::filters (bit of custom_bits)
+  int index = -1;
 };
 
 FilterRef resolve_filter_name(const Config& cfg, const YAML::Node& n, const std::string& key) {
@@ -283,24 +304,20 @@ FilterRef resolve_filter_name(const Config& cfg, const YAML::Node& n, const std:
   for (size_t i = 0; i < cfg.filters.size(); ++i) {
     if (cfg.filters[i].name == name) return FilterRef{false, static_cast<int>(i)};
   }
-  if (listed(kBuiltinFilterNames, name)) return FilterRef{true, -1};
-  std::vector<std::string> names(std::begin(kBuiltinFilterNames), std::end(kBuiltinFilterNames));
+  if (const auto b = builtin_filter_index(name)) {
+    if (!cfg.tags.builtin_filters) {
+      throw ConfigError(key, yaml_line(n),
+                        "'" + name + "' is one of corsaro3's built-in filters, which 'tagging: no' turns off");
+    }
+    return FilterRef{true, *b};
+  }
+  std::vector<std::string> names;
+  for (size_t b = 0; b < kBuiltinFilterCount; ++b) names.emplace_back(builtin_filter_name(b));
   for (const auto& f : cfg.filters) names.push_back(f.name);
   const std::string near = closest_key(name, names);
   throw ConfigError(key, yaml_line(n),
                     "unknown filter '" + name + "'" + (near.empty() ? "" : ", did you mean '" + near + "'?") +
                         " (custom filters are defined under 'filters:')");
-}
-
-// The custom filter a name stands for; a built-in filter is not taken here.
-int custom_filter_index(const Config& cfg, const YAML::Node& n, const std::string& key, const char* where) {
-  const FilterRef ref = resolve_filter_name(cfg, n, key);
-  if (ref.builtin) {
-    throw ConfigError(key, yaml_line(n),
-                      "'" + n.Scalar() + "' is one of corsaro3's built-in filters; " + where +
-                          " takes the name of a custom filter (filters:)");
-  }
-  return ref.custom;
 }
 
 bool valid_filter_name(const std::string& s) {
@@ -323,7 +340,7 @@ void parse_filters(const YAML::Node& root, Config& cfg) {
     if (!valid_filter_name(name)) {
       throw ConfigError(key, line, "a filter name may have only a-z, 0-9, '_' and '-'");
     }
-    if (listed(kBuiltinFilterNames, name)) {
+    if (builtin_filter_index(name)) {
       throw ConfigError(key, line, "'" + name + "' is the name of one of corsaro3's built-in filters; choose another");
     }
     for (const auto& prev : cfg.filters) {
@@ -350,8 +367,8 @@ void parse_remove(const YAML::Node& root, Config& cfg) {
   if (!r.IsSequence()) throw ConfigError("remove", key_line(root, "remove"), "must be a list of filter names");
   for (size_t i = 0; i < r.size(); ++i) {
     const std::string key = "remove[" + std::to_string(i) + "]";
-    const int f = custom_filter_index(cfg, r[i], key, "remove:");
-    cfg.tags.remove_custom |= uint64_t{1} << f;
+    const FilterRef f = resolve_filter_name(cfg, r[i], key);
+    (f.builtin ? cfg.tags.remove_builtin : cfg.tags.remove_custom) |= uint64_t{1} << f.index;
   }
 }
 
@@ -383,7 +400,8 @@ void take_plugin_filter(const Config& cfg, PluginSpec& spec) {
     if (!kv.first.IsScalar() || kv.first.Scalar() != "filter") continue;
     if (seen) throw ConfigError(key, yaml_line(kv.first), "appears twice");
     seen = true;
-    spec.filter = custom_filter_index(cfg, kv.second, key, "a plugin's filter:");
+    const FilterRef f = resolve_filter_name(cfg, kv.second, key);
+    spec.filter = f.builtin ? kBuiltinPluginFilter + f.index : f.index;
   }
   if (seen) spec.options.remove("filter");
 }
@@ -711,13 +729,7 @@ Config parse_root(const YAML::Node& root) {
                       "must be after startboundaryts (" + std::to_string(cfg.startboundaryts) +
                           "), got " + std::to_string(cfg.endboundaryts));
   }
-  for (const char* f : kTagFilters) {
-    if (get_onoff(root, "", f).value_or(false)) {
-      throw ConfigError(f, line_of(root, f),
-                        "is not built yet: corsaro3's packet tagging and its tag filters (removespoofed, "
-                        "removeerratic, removerouted, removenotscan) are not implemented; set it to no or remove it");
-    }
-  }
+  parse_tag_filters(root, cfg);
   parse_promisc(root, cfg);
   parse_libtimeseries(root, cfg);
 

@@ -22,8 +22,15 @@
 //   startboundaryts  unix seconds; packets before it are skipped (0 / absent: none)
 //   endboundaryts    unix seconds; the run stops at the first packet at or after it
 //                    (0 / absent: none)
-//   removespoofed, removeerratic, removerouted, removenotscan, tagging
-//                    accepted as "no" only: corsaro3's tagging and tag filters are not built
+//   removespoofed    yes: drop packets tagged spoofed before the plugins (default no)
+//   removeerratic    yes: drop packets tagged erratic (spoofed ones are erratic too)
+//   removerouted     yes: drop packets from routable sources, keeping only RFC 5735
+//                    ones (corsarotrace's meaning: its "routed" tag marks RFC 5735)
+//   removenotscan    yes: keep only packets tagged large-scale-scan
+//   tagging          older corsarotrace's switch (default yes): no leaves the built-in
+//                    filters uncomputed (flowtuple's is_spoofed/is_masscan 0) and is an
+//                    error together with a remove* option set to yes
+//                    (cfg.tags; dataplane/filters.hpp has every filter)
 //   promisc          yes: a warning for trace files and DPDK, refused for libtrace live inputs
 //   plugins          list; each item a plugin name or a one-key map name -> options (required);
 //                    corsaro3's dos, report, filteringstats: refused while not built.
@@ -84,8 +91,8 @@ struct PluginSpec {
   std::string path;      // dotted key prefix for the plugin's errors: "plugins.flowtuple"
   int line = 0;          // line of the plugin's item in the file
   // `filter: NAME` among the options (taken out of `options`): the plugin
-  // sees only the packets custom filter `filter` (index in Config::filters)
-  // matches; -1: every packet.
+  // sees only the packets that filter matches, coded as in
+  // RuntimeOptions::plugin_filters; -1: every packet.
   int filter = -1;
 };
 

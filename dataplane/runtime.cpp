@@ -413,9 +413,10 @@ void Runtime::worker_loop(unsigned w) {
       Batch* b = static_cast<Batch*>(ptrs[i]);
       switch (b->kind) {
         case Batch::kPackets:
-          run_plugins(wk, b->views, b->data, b->count);
-          packets += b->count;
+          // Counted before the tag stage removes packets from the views.
           for (uint32_t k = 0; k < b->count; ++k) bytes += b->views[k].wirelen;
+          packets += b->count;
+          run_plugins(wk, b->views, b->data, b->count);
           break;
         case Batch::kIntervalEnd:
           worker_close(w, b->interval_start, b->last, b->partial);
@@ -442,10 +443,11 @@ void Runtime::run_plugins(Worker& wk, PacketView* views, const uint8_t** data, s
       wk.procs[p]->process(views, data, n);
       continue;
     }
-    const uint64_t bit = uint64_t{1} << f;
+    const bool builtin = f >= kBuiltinPluginFilter;
+    const uint64_t bit = uint64_t{1} << (f % kBuiltinPluginFilter);
     size_t m = 0;
     for (size_t i = 0; i < n; ++i) {
-      if (!(views[i].custom_bits & bit)) continue;
+      if (!((builtin ? views[i].filter_bits : views[i].custom_bits) & bit)) continue;
       wk.picked_views[m] = views[i];
       wk.picked_data[m] = data[i];
       ++m;

@@ -45,11 +45,14 @@ struct RuntimeOptions {
   // the runtime.
   const TagSettings* tags = nullptr;
   TagTablesHandle* tag_tables = nullptr;
-  // Per plugin (in processor order): the custom filter (bit of
-  // PacketView::custom_bits) whose matching packets alone the plugin sees,
-  // -1 for all packets. Shorter than the plugin list: -1 for the rest.
+  // Per plugin (in processor order): the filter whose matching packets
+  // alone the plugin sees: i < kBuiltinPluginFilter is custom filter i (bit
+  // of PacketView::custom_bits), kBuiltinPluginFilter + b corsaro3's
+  // built-in filter b (bit of filter_bits); -1 for all packets. Shorter
+  // than the plugin list: -1 for the rest.
   std::vector<int> plugin_filters;
 };
+constexpr int kBuiltinPluginFilter = 64;
 
 // Counters written by one thread and read by any (relaxed atomics, one cache
 // line each so writers do not share lines).

@@ -1,8 +1,10 @@
 #include "dataplane/tags.hpp"
 
 #include <algorithm>
+#include <string>
 
 #include "dataplane/bpf.hpp"
+#include "dataplane/filters.hpp"
 
 namespace privateer {
 
@@ -39,19 +41,61 @@ TagStage::TagStage(const TagSettings& settings, TagTablesHandle* tables, unsigne
 
 size_t TagStage::process(PacketView* views, const uint8_t** data, size_t n) {
   const TagTables* tables = tables_ ? tables_->acquire(worker_) : nullptr;
-  n = filter_input(tables, views, data, n, counters_);
+  n = filter_input(tables, views, data, n, counters_);   // corsarotrace's `filter`: always first
+  if (settings_.builtin_filters) apply_builtin_filters(views, data, n);
   tag_custom(tables, views, data, n);
-  size_t kept = 0;
-  uint64_t removed = 0;
+  count(views, n);
+  return settings_.removes() ? remove(views, data, n) : n;
+}
+
+namespace {
+inline void add(std::atomic<uint64_t>& c, uint64_t k) {
+  c.store(c.load(std::memory_order_relaxed) + k, std::memory_order_relaxed);
+}
+}  // namespace
+
+// Per-filter counts of the burst, summed locally and added once.
+void TagStage::count(const PacketView* views, size_t n) {
+  uint32_t builtin[kBuiltinFilterCount] = {};
+  uint32_t custom[kMaxCustomFilters] = {};
+  uint64_t any_custom = 0;
   for (size_t i = 0; i < n; ++i) {
-    PacketView& v = views[i];
-    for (uint64_t bits = v.custom_bits; bits; bits &= bits - 1) {
-      auto& c = counters_.custom[__builtin_ctzll(bits)];
-      c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    }
-    const bool remove = (v.filter_bits & settings_.remove_builtin) || (v.custom_bits & settings_.remove_custom);
-    if (remove) {
-      ++removed;
+    for (uint64_t bits = views[i].filter_bits; bits; bits &= bits - 1) ++builtin[__builtin_ctzll(bits)];
+    for (uint64_t bits = views[i].custom_bits; bits; bits &= bits - 1) ++custom[__builtin_ctzll(bits)];
+    any_custom |= views[i].custom_bits;
+  }
+  for (size_t b = 0; b < kBuiltinFilterCount; ++b) {
+    if (builtin[b]) add(counters_.builtin[b], builtin[b]);
+  }
+  for (uint64_t bits = any_custom; bits; bits &= bits - 1) {
+    const int i = __builtin_ctzll(bits);
+    add(counters_.custom[i], custom[i]);
+  }
+}
+
+// Drops the packets a removing filter matches, keeping the others in order.
+size_t TagStage::remove(PacketView* views, const uint8_t** data, size_t n) {
+  const uint64_t rm = settings_.remove_builtin, keep = settings_.keep_builtin, rmc = settings_.remove_custom;
+  constexpr uint64_t kNotScan = uint64_t{1} << builtin::large_scale_scan;
+  constexpr uint64_t kSpoofed = uint64_t{1} << builtin::spoofed;
+  constexpr uint64_t kErratic = uint64_t{1} << builtin::erratic;
+  constexpr uint64_t kRouted = uint64_t{1} << builtin::routed;
+  size_t kept = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const PacketView& v = views[i];
+    const uint64_t hit = v.filter_bits & rm, miss = ~v.filter_bits & keep, hitc = v.custom_bits & rmc;
+    if (hit | miss | hitc) [[unlikely]] {
+      // corsarotrace's order: notscan, spoofed, erratic, routed.
+      int b;
+      if (miss & kNotScan) b = builtin::large_scale_scan;
+      else if (hit & kSpoofed) b = builtin::spoofed;
+      else if (hit & kErratic) b = builtin::erratic;
+      else if (miss & kRouted) b = builtin::routed;
+      else if (hit) b = __builtin_ctzll(hit);
+      else if (miss) b = __builtin_ctzll(miss);
+      else b = -1;
+      if (b >= 0) add(counters_.removed_builtin[b], 1);
+      else add(counters_.removed_custom[__builtin_ctzll(hitc)], 1);
       continue;
     }
     if (kept != i) {
@@ -60,8 +104,15 @@ size_t TagStage::process(PacketView* views, const uint8_t** data, size_t n) {
     }
     ++kept;
   }
-  if (removed) counters_.removed.store(counters_.removed.load(std::memory_order_relaxed) + removed, std::memory_order_relaxed);
   return kept;
+}
+
+std::string removal_reason_name(const TagSettings& settings, size_t b) {
+  const std::string name = builtin_filter_name(b) ? builtin_filter_name(b) : "filter-" + std::to_string(b);
+  if (!((settings.keep_builtin >> b) & 1)) return name;
+  if (b == builtin::routed) return "routed";
+  if (b == builtin::large_scale_scan) return "notscan";
+  return "not-" + name;
 }
 
 }  // namespace privateer

@@ -30,13 +30,20 @@ constexpr size_t kMaxCustomFilters = 64;   // one bit each in PacketView::custom
 
 // What the run tags and removes. Fixed for the run; the config fills it.
 struct TagSettings {
-  bool builtin_filters = false;          // compute filter_bits and filter_summary
+  bool builtin_filters = false;          // compute filter_bits and filter_summary (dataplane/filters.hpp)
   std::vector<std::string> custom_names; // custom filters, bit i of custom_bits named custom_names[i]
-  uint64_t remove_builtin = 0;           // remove a packet with any of these filter_bits
+  uint64_t remove_builtin = 0;           // remove a packet with any of these filter_bits (removespoofed: spoofed)
+  uint64_t keep_builtin = 0;             // remove a packet lacking any of these filter_bits
+                                         // (removerouted: routed, removenotscan: large-scale-scan)
   uint64_t remove_custom = 0;            // remove a packet with any of these custom_bits
-  bool remove_notscan = false;           // remove a packet that is not a large-scale scan
   bool any() const { return builtin_filters || !custom_names.empty(); }
+  bool removes() const { return (remove_builtin | keep_builtin | remove_custom) != 0; }
 };
+
+// The metric label / summary name of the removal reason counted in
+// TagCounters::removed_builtin[b]: the corsarotrace option's name for the
+// keep_builtin bits ("routed", "notscan"), else the filter's name.
+std::string removal_reason_name(const TagSettings& settings, size_t b);
 
 // The tables tags are looked up in. Never changed once published; a reload
 // publishes a whole new one.
@@ -83,10 +90,15 @@ class TagTablesHandle {
 };
 
 // Per-worker counts, written by the worker, read by the metrics.
+// A removed packet is counted once, under the first removing filter in
+// corsarotrace's order: not a large-scale scan, spoofed, erratic, routed;
+// then the other built-in filters by id, then the custom ones by index.
 struct alignas(64) TagCounters {
-  std::array<std::atomic<uint64_t>, 64> builtin{};   // IPv4 packets for which built-in filter b is true
+  std::array<std::atomic<uint64_t>, 64> builtin{};   // packets for which built-in filter b is true
+                                                    // (IPv4 packets; not-ip: the others)
   std::array<std::atomic<uint64_t>, kMaxCustomFilters> custom{};  // packets custom filter i matched
-  std::atomic<uint64_t> removed{0};                 // packets removed before the plugins
+  std::array<std::atomic<uint64_t>, 64> removed_builtin{};        // packets removed for built-in filter b
+  std::array<std::atomic<uint64_t>, kMaxCustomFilters> removed_custom{};  // ... for custom filter i
   std::atomic<uint64_t> input_filtered{0};          // packets the input filter (`filter`) dropped
 };
 
@@ -101,6 +113,9 @@ class TagStage {
   const TagCounters& counters() const { return counters_; }
 
  private:
+  void count(const PacketView* views, size_t n);
+  size_t remove(PacketView* views, const uint8_t** data, size_t n);
+
   const TagSettings& settings_;
   TagTablesHandle* tables_;   // null: no tables configured
   unsigned worker_;

@@ -406,11 +406,12 @@ TEST(ConfigErrors, YamlSyntaxErrorHasLine) {
   EXPECT_NE(what.find("YAML"), std::string::npos) << what;
 }
 
-TEST(ConfigErrors, TagFiltersNotBuilt) {
+TEST(ConfigErrors, TagFiltersNeedTagging) {
   for (const char* key : {"removespoofed", "removeerratic", "removerouted", "removenotscan"}) {
-    const std::string text = with(std::string(key) + ": yes\n");
+    const std::string text = with(std::string(key) + ": yes\ntagging: no\n");
     const std::string what = expect_error(text, key, line_of(text, key));
-    EXPECT_NE(what.find("not built yet"), std::string::npos) << what;
+    EXPECT_NE(what.find("'tagging' (line " + std::to_string(line_of(text, "tagging")) + ") is no"), std::string::npos)
+        << what;
   }
 }
 
@@ -652,11 +653,6 @@ TEST(Corsaro3Keys, WarnedAndIgnored) {
 
 TEST(Corsaro3Keys, RefusedWhereNotBuilt) {
   const std::pair<const char*, const char*> cases[] = {
-      {"removespoofed: yes", "not built yet"},
-      {"removeerratic: yes", "not built yet"},
-      {"removerouted: yes", "not built yet"},
-      {"removenotscan: yes", "not built yet"},
-      {"tagging: yes", "not built yet"},
       {"filterfile: /etc/corsaro/filters", "filter file is not implemented"},
       {"tagproviders:\n  - pfx2as:\n      prefixfile: /data/pfx2as.gz", "libipmeta tagging"},
   };
