@@ -14,11 +14,14 @@ namespace {
 const char* const kContinentPath[] = {"continent", "code", nullptr};
 const char* const kCountryPath[] = {"country", "iso_code", nullptr};
 
-// A two-letter string under `path`, or nothing.
+bool code_char(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+// A two-character code (letters or digits) under `path`, or nothing.
 void two_letters(MMDB_entry_s& entry, const char* const* path, char out[2]) {
   MMDB_entry_data_s d{};
   if (MMDB_aget_value(&entry, &d, path) != MMDB_SUCCESS) return;
   if (!d.has_data || d.type != MMDB_DATA_TYPE_UTF8_STRING || d.data_size != 2) return;
+  if (!code_char(d.utf8_string[0]) || !code_char(d.utf8_string[1])) return;
   out[0] = d.utf8_string[0];
   out[1] = d.utf8_string[1];
 }
