@@ -20,6 +20,8 @@
 #   pfx2as       the pfx2as parser and prefix table (tests/fuzz/fuzz_pfx2as.cpp),
 #                seeded with nested, multi-origin, AS-set and asdot lines and the
 #                first lines of python3-pyasn's IPv4 and IPv6 tables, converted
+#   mmdb         MaxMind databases through GeoDatabase and GeoCache
+#                (tests/fuzz/fuzz_mmdb.cpp), seeded with ../shared/geo/*.mmdb
 #
 # usage: scripts/fuzz.sh [SECONDS] [NAME|all]
 #   SECONDS per harness (default 60; 0: build and seed only); default all
@@ -37,9 +39,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SECONDS_TO_RUN=${1:-60}
 WHICH=${2:-all}
-ALL=(capture decode config avro_reader salvage pfx2as)
-case "$WHICH" in all|capture|decode|config|avro_reader|salvage|pfx2as) ;;
-  *) echo "usage: scripts/fuzz.sh [SECONDS] [capture|decode|config|avro_reader|salvage|pfx2as|all]" >&2; exit 2 ;; esac
+ALL=(capture decode config avro_reader salvage pfx2as mmdb)
+case "$WHICH" in all|capture|decode|config|avro_reader|salvage|pfx2as|mmdb) ;;
+  *) echo "usage: scripts/fuzz.sh [SECONDS] [capture|decode|config|avro_reader|salvage|pfx2as|mmdb|all]" >&2; exit 2 ;; esac
 BUILD=${BUILD:-$ROOT/build}
 FUZZ_BUILD=${FUZZ_BUILD:-$ROOT/build-fuzz}
 FUZZ_DIR=${FUZZ_DIR:-$FUZZ_BUILD/runs}
@@ -253,6 +255,7 @@ run() {
     config) config_seeds "$dir/seeds"; config_dict >"$dir/dict" ;;
     avro_reader|salvage) avro_reader_seeds "$dir/seeds" ;;
     pfx2as) pfx2as_seeds "$dir/seeds" ;;
+    mmdb) mkdir -p "$dir/seeds"; for f in $(shared_files geo); do case "$f" in *.mmdb) cp "$f" "$dir/seeds/" ;; esac; done ;;
   esac
   [ "$SECONDS_TO_RUN" -gt 0 ] || return 0
   local dict=(); [ -f "$dir/dict" ] && dict=(-dict="$dir/dict")
@@ -292,6 +295,7 @@ for n in "${names[@]}"; do
     avro_reader) run avro_reader -max_len=65536 ;;
     salvage) run salvage -max_len=65536 ;;
     pfx2as) run pfx2as -max_len=16384 ;;
+    mmdb) LSAN_OPTIONS=suppressions=$ROOT/tests/fuzz/mmdb.lsan.supp run mmdb -max_len=32768 ;;
   esac
 done
 if [ ${#FOUND[@]} -gt 0 ]; then
