@@ -45,7 +45,7 @@ bool parse_one_as(std::string_view s, uint32_t& out) {
 
 std::string shown(std::string_view s) {
   std::string out;
-  for (char c : s.substr(0, 64)) out += (c >= 0x20 && c < 0x7F) ? c : '?';
+  for (char c : s.substr(0, 64)) out += c == '\t' ? ' ' : (c >= 0x20 && c < 0x7F) ? c : '?';
   if (s.size() > 64) out += "...";
   return out;
 }
