@@ -31,6 +31,12 @@ u128 value(const Pfx2asPrefix& p) {
   return v;
 }
 
+// The host bits of a prefix of `len` in a `bits`-bit family.
+u128 host_mask(unsigned bits, unsigned len) {
+  const u128 top = bits == 128 ? ~u128{0} : (u128{1} << bits) - 1;
+  return len == 0 ? top : (u128{1} << (bits - len)) - 1;
+}
+
 bool holds(const Pfx2asPrefix& p, u128 a) {
   const unsigned bits = p.v6 ? 128 : 32;
   if (p.len == 0) return true;
@@ -72,7 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     REQUIRE(p.len <= (p.v6 ? 128 : 32));
     REQUIRE(holds(p, value(p)));
     const unsigned bits = p.v6 ? 128 : 32;
-    if (p.len < bits) REQUIRE((value(p) & ((u128{1} << (bits - p.len)) - 1)) == 0);  // host bits clear
+    REQUIRE((value(p) & host_mask(bits, p.len)) == 0);  // host bits clear
     if (!p.v6) REQUIRE(p.addr[4] == 0 && p.addr[15] == 0);
   }
   const PrefixTable t(ps);
@@ -80,9 +86,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto& p = ps[i];
     const unsigned bits = p.v6 ? 128 : 32;
     const u128 first = value(p);
-    const u128 span = p.len == 0 ? ~u128{0} >> (128 - bits) : (u128{1} << (bits - p.len)) - 1;
-    const u128 last = first + span;
-    const u128 top = ~u128{0} >> (128 - bits);
+    const u128 last = first + host_mask(bits, p.len);
+    const u128 top = host_mask(bits, 0);
     for (const u128 a : {first, last, first - 1, last + 1}) {
       if (a > top) continue;   // wrapped past either end of the family's addresses
       REQUIRE(table(t, p.v6, a) == naive(ps, p.v6, a));
