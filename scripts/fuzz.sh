@@ -207,6 +207,16 @@ Y
 {packetsource: "a.pcap", outtemplate: "o-%P-%s.avro", plugins: [{flowtuple: {avrooutput: "null"}}],
  output: {avro_codec: zstandard, zstd_level: 1}, progress: auto, log: {level: debug}}
 Y
+  v <<'Y'
+packetsource: a.pcap
+outtemplate: o-%P-%s
+plugins: [flowtuple]
+tagproviders:
+  - pfx2as:
+      prefixfile: /data/routeviews-rv2-20240101-1200.pfx2as.gz
+  - maxmind: {directory: /data/maxmind}
+  - netacq-edge: {blocksfile: b, locationsfile: l, polygontablefile: t}
+Y
   echo "config seeds: $(ls "$d" | wc -l) files"
 }
 
@@ -233,7 +243,7 @@ config_dict() {
       output avro_codec deflate_level zstd_level avro_block_size progress ring_size max_gap_intervals \
       live_lateness log level dpdk eal ports device rx_queues rx_descriptors promiscuous mtu \
       mbuf_pool_size burst_size user removespoofed tagging controlsocketname outputmode filter \
-      tagproviders flowtuple null dos report ipv6 avrooutput usesnappy sorttuples mergethreads \
+      tagproviders pfx2as prefixfile maxmind directory blocksfile locationsfile netacq-edge flowtuple null dos report ipv6 avrooutput usesnappy sorttuples mergethreads \
       ascii kafka dbats yes no enabled disabled none auto deflate snappy zstandard debug \
       %P %N %s %Y %9999M %-d %Ey ': ' '- ' '? ' '[' '{' '&a ' '*a' '!!str ' '---' '~' "'" '0x'; do
     printf '"%s"\n' "$w"
