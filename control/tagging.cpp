@@ -107,10 +107,10 @@ std::shared_ptr<const TagTables> build_tag_tables(const Config& cfg) {
   return t;
 }
 
-std::vector<std::string> describe_tag_tables(const TagTables& t) {
+std::vector<std::string> describe_tag_tables(const Config& cfg, const TagTables& t) {
   std::vector<std::string> out;
   if (t.pfx2as) {
-    out.push_back("pfx2as: " + std::to_string(t.pfx2as->v4_prefixes()) + " IPv4 and " +
+    out.push_back("pfx2as: " + cfg.tagproviders.pfx2as + ": " + std::to_string(t.pfx2as->v4_prefixes()) + " IPv4 and " +
                   std::to_string(t.pfx2as->v6_prefixes()) + " IPv6 prefixes");
   }
   if (t.geo) {

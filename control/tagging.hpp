@@ -19,6 +19,6 @@ namespace privateer {
 std::shared_ptr<const TagTables> build_tag_tables(const Config& cfg);
 
 // One line per table, for the log: what was loaded from where.
-std::vector<std::string> describe_tag_tables(const TagTables& tables);
+std::vector<std::string> describe_tag_tables(const Config& cfg, const TagTables& tables);
 
 }  // namespace privateer

@@ -307,7 +307,9 @@ TEST(TagProvidersConfig, RunsWithBothProviders) {
   std::string out;
   EXPECT_EQ(r.run(cfg, "--check-config", &out), 0) << out;
   EXPECT_EQ(r.run(cfg, "", &out), 0) << out;
-  EXPECT_NE(out.find("pfx2as: 14 IPv4 and 7 IPv6 prefixes"), std::string::npos) << out;
+  EXPECT_NE(out.find("pfx2as: " + (r.dir.path / "small.pfx2as.gz").string() + ": 14 IPv4 and 7 IPv6 prefixes"),
+            std::string::npos)
+      << out;
   EXPECT_NE(out.find("(GeoLite2-Country, built"), std::string::npos) << out;
 }
 
