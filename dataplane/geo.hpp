@@ -53,7 +53,7 @@ class GeoDatabase {
  private:
   GeoAnswer answer(const MMDB_lookup_result_s& r) const;
   std::string path_;
-  mutable MMDB_s mmdb_{};   // libmaxminddb's lookups take a non-const MMDB_s; they do not change it
+  MMDB_s mmdb_{};
 };
 
 // One worker's cache of geolocation answers: direct-mapped, fixed size,
