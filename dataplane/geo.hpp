@@ -47,7 +47,7 @@ class GeoDatabase {
   GeoAnswer lookup_v6(const uint8_t addr[16]) const;
 
   const std::string& path() const { return path_; }
-  std::string type() const { return mmdb_.metadata.database_type; }
+  std::string type() const { return mmdb_.metadata.database_type ? mmdb_.metadata.database_type : ""; }
   uint64_t build_epoch() const { return mmdb_.metadata.build_epoch; }
 
  private:
