@@ -386,7 +386,10 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
 
   // Tag tables before anything is opened: a bad file stops the run here.
   std::unique_ptr<TagTablesHandle> tag_tables;
-  if (auto tables = build_tag_tables(cfg)) tag_tables = std::make_unique<TagTablesHandle>(tables, cfg.threads);
+  if (auto tables = build_tag_tables(cfg)) {
+    for (const auto& l : describe_tag_tables(cfg, *tables)) log_info(l);
+    tag_tables = std::make_unique<TagTablesHandle>(tables, cfg.threads);
+  }
 
   std::vector<std::unique_ptr<Plugin>> plugins;
   for (const auto& spec : cfg.plugins) {

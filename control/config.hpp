@@ -32,6 +32,12 @@
 //                    error together with a remove* option set to yes
 //                    (cfg.tags; dataplane/filters.hpp has every filter)
 //   promisc          yes: a warning for trace files and DPDK, refused for libtrace live inputs
+//   tagproviders     corsarotagger's list of one-key maps (control/tagging.hpp reads the files):
+//                      - pfx2as: {prefixfile: FILE}   CAIDA pfx2as (IPv4 and IPv6 lines), plain or gzip
+//                      - maxmind: {directory: DIR}    a directory holding a GeoIP2/GeoLite2 Country or
+//                                                     City .mmdb, or the .mmdb file itself
+//                    refused: netacq-edge (commercial data), maxmind's blocksfile/locationsfile
+//                    (libipmeta's CSV format)
 //   plugins          list; each item a plugin name or a one-key map name -> options (required);
 //                    corsaro3's dos, report, filteringstats: refused while not built.
 //                    Every plugin takes `filter: NAME` (a custom filter, see filters):
@@ -42,8 +48,8 @@
 // Accepted and ignored, each adding one line to Config::warnings: controlsocketname,
 // subqueuename, tagsock, inputhwm, statfilename, outputmode, compressmethod,
 // compresslevel, mergeoutput, libtimeseriesbackends (ascii, dbats). Refused, as
-// ignoring them would change results: filterfile, tagproviders, a
-// libtimeseriesbackends kafka backend. Any other unknown key
+// ignoring them would change results: filterfile, a libtimeseriesbackends
+// kafka backend. Any other unknown key
 // is an error naming the closest known key (closest_key in plugins/common/options.hpp).
 //
 // Privateer's own keys:
@@ -144,10 +150,10 @@ struct Config {
   // Tagging (dataplane/tags.hpp; tables built by control/tagging.hpp)
   TagSettings tags;                         // filters computed and packets removed
   struct TagProviders {
-    std::string pfx2as;                     // pfx2as file ("" : none)
+    std::string pfx2as;                     // tagproviders.pfx2as.prefixfile ("" : none)
     int pfx2as_line = 0;
-    std::string maxmind;                    // mmdb file, or a directory holding one ("": none)
-    int maxmind_line = 0;
+    std::string maxmind;                    // tagproviders.maxmind.directory: mmdb file, or a
+    int maxmind_line = 0;                   //   directory holding one ("": none)
   } tagproviders;
   struct CustomFilter {
     std::string name;                       // bit i of custom_bits is filters[i]

@@ -210,8 +210,8 @@ PreflightResult preflight(const Config& cfg, bool full) {
     for (auto& e : user_checks_as(cfg, later_files)) r.errors.push_back(std::move(e));
   }
 
-  // The tag tables a run builds at start: custom filters' BPF expressions
-  // (and the tag providers' files).
+  // The tag tables a run builds at start: the tag providers' files (missing,
+  // unreadable or not valid) and the custom filters' BPF expressions.
   if (full) {
     try {
       build_tag_tables(cfg);

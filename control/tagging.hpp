@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "control/config.hpp"
 #include "dataplane/runtime.hpp"
@@ -13,12 +14,16 @@ namespace privateer {
 
 // Null when the config has no tag provider and no custom filter. Throws
 // ConfigError naming the key and its line for a file that cannot be read
-// or is not valid.
+// or is not valid (tagproviders.pfx2as.prefixfile: the file's bad line too).
+// A pure function of the config and the files it names: a reload calls it
+// again and publishes the result.
 std::shared_ptr<const TagTables> build_tag_tables(const Config& cfg);
 
 // The run summary's lines for the custom filters (packets each matched, over
 // all workers; which are removed) and corsarotrace's input filter (packets
 // it dropped); "" when the config has neither.
 std::string filter_summary_lines(const Config& cfg, const Runtime& rt);
+// One line per table, for the log: what was loaded from where.
+std::vector<std::string> describe_tag_tables(const Config& cfg, const TagTables& tables);
 
 }  // namespace privateer

@@ -20,6 +20,11 @@
 #   bpf          custom BPF filters: an expression compiled for every link
 #                type, run over fixed packets and one fuzzed packet
 #                (tests/fuzz/fuzz_bpf.cpp), seeded with the expressions below
+#   pfx2as       the pfx2as parser and prefix table (tests/fuzz/fuzz_pfx2as.cpp),
+#                seeded with nested, multi-origin, AS-set and asdot lines and the
+#                first lines of python3-pyasn's IPv4 and IPv6 tables, converted
+#   mmdb         MaxMind databases through GeoDatabase and GeoCache
+#                (tests/fuzz/fuzz_mmdb.cpp), seeded with ../shared/geo/*.mmdb
 #
 # usage: scripts/fuzz.sh [SECONDS] [NAME|all]
 #   SECONDS per harness (default 60; 0: build and seed only); default all
@@ -37,9 +42,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SECONDS_TO_RUN=${1:-60}
 WHICH=${2:-all}
-ALL=(capture decode config avro_reader salvage bpf)
-case "$WHICH" in all|capture|decode|config|avro_reader|salvage|bpf) ;;
-  *) echo "usage: scripts/fuzz.sh [SECONDS] [capture|decode|config|avro_reader|salvage|bpf|all]" >&2; exit 2 ;; esac
+ALL=(capture decode config avro_reader salvage bpf pfx2as mmdb)
+case "$WHICH" in all|capture|decode|config|avro_reader|salvage|bpf|pfx2as|mmdb) ;;
+  *) echo "usage: scripts/fuzz.sh [SECONDS] [capture|decode|config|avro_reader|salvage|bpf|pfx2as|mmdb|all]" >&2; exit 2 ;; esac
 BUILD=${BUILD:-$ROOT/build}
 FUZZ_BUILD=${FUZZ_BUILD:-$ROOT/build-fuzz}
 FUZZ_DIR=${FUZZ_DIR:-$FUZZ_BUILD/runs}
@@ -218,7 +223,32 @@ Y
 {packetsource: "a.pcap", outtemplate: "o-%P-%s.avro", plugins: [{flowtuple: {avrooutput: "null"}}],
  output: {avro_codec: zstandard, zstd_level: 1}, progress: auto, log: {level: debug}}
 Y
+  v <<'Y'
+packetsource: a.pcap
+outtemplate: o-%P-%s
+plugins: [flowtuple]
+tagproviders:
+  - pfx2as:
+      prefixfile: /data/routeviews-rv2-20240101-1200.pfx2as.gz
+  - maxmind: {directory: /data/maxmind}
+  - netacq-edge: {blocksfile: b, locationsfile: l, polygontablefile: t}
+Y
   echo "config seeds: $(ls "$d" | wc -l) files"
+}
+
+# pfx2as seeds: CAIDA's format (ADDRESS TAB LENGTH TAB AS) by hand, and the
+# head of python3-pyasn's tables (a.b.c.d/len TAB AS) turned into it.
+pfx2as_seeds() {
+  local d=$1; mkdir -p "$d"
+  printf '0.0.0.0\t0\t1\n10.0.0.0\t8\t64512\n10.1.0.0\t16\t64513_64514\n10.1.2.0\t24\t1.10\n10.1.2.128\t25\t7,8\n10.1.2.129\t32\t9\n' >"$d/nested"
+  printf '2001:db8::\t32\t3356\n2001:db8:1::\t48\t174_3356\n::\t0\t4200000000\n2001:db8:1::1\t128\t65000\n' >"$d/v6"
+  printf '192.0.2.0\t24\t64496\r\n192.0.2.0\t24\t64497\n\n198.51.100.7\t30\t4294967295\n' >"$d/dup_crlf"
+  local t
+  for t in /usr/lib/python3/dist-packages/data/ipasn_20140513.dat.gz /usr/lib/python3/dist-packages/data/ipasn6_20151101.dat.gz; do
+    [ -f "$t" ] || { echo "fuzz.sh: $t absent: pfx2as seeds without it" >&2; continue; }
+    # awk reads the whole table: a reader stopping early would fail the pipe (pipefail)
+    zcat "$t" | awk -F'[/\t]' -v OFS='\t' '!/^;/ && n++ < 300 {print $1, $2, $3}' >"$d/$(basename "$t" .dat.gz)"
+  done
 }
 
 # A libFuzzer dictionary: the config's keys and words, YAML's punctuation.
@@ -229,7 +259,7 @@ config_dict() {
       output avro_codec deflate_level zstd_level avro_block_size progress ring_size max_gap_intervals \
       live_lateness log level dpdk eal ports device rx_queues rx_descriptors promiscuous mtu \
       mbuf_pool_size burst_size user removespoofed tagging controlsocketname outputmode filter \
-      tagproviders flowtuple null dos report ipv6 avrooutput usesnappy sorttuples mergethreads \
+      tagproviders pfx2as prefixfile maxmind directory blocksfile locationsfile netacq-edge flowtuple null dos report ipv6 avrooutput usesnappy sorttuples mergethreads \
       filters remove basicfilter spoofed 'tcp port 80' 'udp and vlan' \
       ascii kafka dbats yes no enabled disabled none auto deflate snappy zstandard debug \
       %P %N %s %Y %9999M %-d %Ey ': ' '- ' '? ' '[' '{' '&a ' '*a' '!!str ' '---' '~' "'" '0x'; do
@@ -277,6 +307,8 @@ run() {
     config) config_seeds "$dir/seeds"; config_dict >"$dir/dict" ;;
     avro_reader|salvage) avro_reader_seeds "$dir/seeds" ;;
     bpf) bpf_seeds "$dir/seeds"; bpf_dict >"$dir/dict" ;;
+    pfx2as) pfx2as_seeds "$dir/seeds" ;;
+    mmdb) mkdir -p "$dir/seeds"; for f in $(shared_files geo); do case "$f" in *.mmdb) cp "$f" "$dir/seeds/" ;; esac; done ;;
   esac
   [ "$SECONDS_TO_RUN" -gt 0 ] || return 0
   local dict=(); [ -f "$dir/dict" ] && dict=(-dict="$dir/dict")
@@ -316,6 +348,8 @@ for n in "${names[@]}"; do
     avro_reader) run avro_reader -max_len=65536 ;;
     salvage) run salvage -max_len=65536 ;;
     bpf) run bpf -max_len=4096 ;;
+    pfx2as) run pfx2as -max_len=16384 ;;
+    mmdb) LSAN_OPTIONS=suppressions=$ROOT/tests/fuzz/mmdb.lsan.supp run mmdb -max_len=32768 ;;
   esac
 done
 if [ ${#FOUND[@]} -gt 0 ]; then

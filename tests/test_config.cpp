@@ -654,7 +654,6 @@ TEST(Corsaro3Keys, WarnedAndIgnored) {
 TEST(Corsaro3Keys, RefusedWhereNotBuilt) {
   const std::pair<const char*, const char*> cases[] = {
       {"filterfile: /etc/corsaro/filters", "filter file is not implemented"},
-      {"tagproviders:\n  - pfx2as:\n      prefixfile: /data/pfx2as.gz", "libipmeta tagging"},
   };
   for (const auto& [line, why] : cases) {
     const std::string text = kMin + line + "\n";

@@ -247,7 +247,7 @@ TEST(Corsaro3Keys, EachKeyThroughCheckConfig) {
       {"filter: \"tcp port 80\"", 0, ""},
       {"basicfilter: \"tcp port 80\"", 0, ""},
       {"filter: \"tcp port\"", 1, "config key 'filter' (line 5): BPF expression 'tcp port' does not compile"},
-      {"tagproviders:\n  - maxmind:\n      directory: /data", 1, "config key 'tagproviders' (line 5): is not built yet"},
+      {"tagproviders:\n  - netacq-edge:\n      blocksfile: /data/b", 1, "config key 'tagproviders.netacq-edge' (line 6): is not built"},
       {"libtimeseriesbackends:\n  - kafka:\n      brokeruri: h:9092", 1, "the Kafka output is not built yet"},
   };
   for (const auto& c : cases) {
