@@ -19,6 +19,7 @@
 #include "control/config.hpp"
 #include "dataplane/bpf.hpp"
 #include "dataplane/decode.hpp"
+#include "dataplane/filters.hpp"
 #include "dataplane/runtime.hpp"
 #include "hw/source.hpp"
 #include "tests/test_support.hpp"
@@ -251,7 +252,13 @@ TEST(BpfConfig, KeysAreCheckedAndNamed) {
   EXPECT_NE(error("filters:\n  a: ''\nplugins: [null]\n").find("'filters.a'"), std::string::npos);
   EXPECT_NE(error("filters:\n  a: tcp\nremove: [b]\nplugins: [null]\n").find("'remove[0]' (line 5): unknown filter 'b'"),
             std::string::npos);
-  EXPECT_NE(error("filters:\n  a: tcp\nremove: [spoofed]\nplugins: [null]\n").find("built-in"), std::string::npos);
+  // Built-in filters by name: remove: sets their bit in remove_builtin, a
+  // plugin's filter: codes them after the custom ones; not with tagging: no.
+  const Config bi = parse_config(head + "remove: [spoofed, bittorrent]\nplugins:\n  - flowtuple: {filter: large-scale-scan}\n");
+  EXPECT_EQ(bi.tags.remove_builtin, (uint64_t{1} << *builtin_filter_index("spoofed")) |
+                                        (uint64_t{1} << *builtin_filter_index("bittorrent")));
+  EXPECT_EQ(bi.plugins[0].filter, kBuiltinPluginFilter + *builtin_filter_index("large-scale-scan"));
+  EXPECT_NE(error("tagging: no\nremove: [spoofed]\nplugins: [null]\n").find("'tagging: no' turns off"), std::string::npos);
   EXPECT_NE(error("remove: a\nplugins: [null]\n").find("'remove'"), std::string::npos);
   EXPECT_NE(error("filters: {a: tcp}\nplugins:\n  - flowtuple: {filter: c}\n").find("'plugins.flowtuple.filter'"),
             std::string::npos);
@@ -274,7 +281,7 @@ TEST(BpfConfig, KeysAreCheckedAndNamed) {
        }) {
     EXPECT_NE(error(body + "plugins: [null]\n").find("config key " + key), std::string::npos) << body;
   }
-  for (const std::string opt : {"{filter: [a]}", "{filter: ~}", "{filter: a, filter: a}", "{filter: spoofed}"}) {
+  for (const std::string opt : {"{filter: [a]}", "{filter: ~}", "{filter: a, filter: a}", "{filter: spoofd}"}) {
     const std::string what = error("filters: {a: tcp}\nplugins:\n  - flowtuple: " + opt + "\n");
     EXPECT_NE(what.find("config key 'plugins.flowtuple"), std::string::npos) << opt << ": " << what;
   }
@@ -325,9 +332,10 @@ std::vector<uint8_t> udp(uint8_t k, uint16_t dport) {
 
 }  // namespace
 
-// Two plugins, the second with `filter: dns`: the first sees every packet,
+// Plugins, the second with `filter: dns`: the first sees every packet,
 // the second only those the filter matched (the ones to port 53), with 1 and
-// 2 workers; a third, filtered by a filter matching nothing, sees none.
+// 2 workers; a third, filtered by a filter matching nothing, sees none; a
+// fourth, filtered by the built-in udp-destport-80, the others.
 TEST(BpfRuntime, FilteredPluginSeesOnlyMatchingPackets) {
   std::vector<std::vector<uint8_t>> pkts;
   uint64_t to53 = 0;
@@ -338,6 +346,7 @@ TEST(BpfRuntime, FilteredPluginSeesOnlyMatchingPackets) {
   }
   TagSettings settings;
   settings.custom_names = {"dns", "none"};
+  settings.builtin_filters = true;   // the fourth plugin takes corsaro3's udp-destport-80
   auto tables = std::make_shared<TagTables>();
   tables->custom.push_back(std::make_shared<const BpfProgram>("dns", "udp dst port 53"));
   tables->custom.push_back(std::make_shared<const BpfProgram>("none", "tcp"));
@@ -347,10 +356,10 @@ TEST(BpfRuntime, FilteredPluginSeesOnlyMatchingPackets) {
     o.workers = workers;
     o.tags = &settings;
     o.tag_tables = &handle;
-    o.plugin_filters = {-1, 0, 1};
+    o.plugin_filters = {-1, 0, 1, kBuiltinPluginFilter + *builtin_filter_index("udp-destport-80")};
     std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(workers);
     for (auto& p : procs) {
-      for (int k = 0; k < 3; ++k) p.push_back(std::make_unique<Counter>());
+      for (int k = 0; k < 4; ++k) p.push_back(std::make_unique<Counter>());
     }
     Runtime rt(o, std::move(procs));
     size_t next = 0;
@@ -365,13 +374,13 @@ TEST(BpfRuntime, FilteredPluginSeesOnlyMatchingPackets) {
       *eof = next == pkts.size();
       return n;
     });
-    Count seen[3];
+    Count seen[4];
     uint64_t merged = 0;
     std::map<uint64_t, unsigned> arrivals;
     for (;;) {
       const bool finished = rt.finished();
       while (auto d = rt.poll_result()) {
-        for (int k = 0; k < 3; ++k) {
+        for (int k = 0; k < 4; ++k) {
           const auto* c = static_cast<const Count*>(d->results.at(k).get());
           seen[k].packets += c->packets;
           seen[k].dport53 += c->dport53;
@@ -387,6 +396,8 @@ TEST(BpfRuntime, FilteredPluginSeesOnlyMatchingPackets) {
     EXPECT_EQ(seen[1].packets, to53) << workers;
     EXPECT_EQ(seen[1].dport53, to53) << workers;
     EXPECT_EQ(seen[2].packets, 0u) << workers;
+    EXPECT_EQ(seen[3].packets, pkts.size() - to53) << workers;
+    EXPECT_EQ(seen[3].dport53, 0u) << workers;
     uint64_t counted = 0;
     for (unsigned w = 0; w < workers; ++w) counted += rt.tag_counters(w)->custom[0].load();
     EXPECT_EQ(counted, to53) << workers;
