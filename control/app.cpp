@@ -19,6 +19,7 @@
 #include "control/outputs.hpp"
 #include "control/preflight.hpp"
 #include "control/signals.hpp"
+#include "control/reload.hpp"
 #include "control/tagging.hpp"
 #include "dataplane/runtime.hpp"
 #include "hw/dpdk_source.hpp"
@@ -311,6 +312,9 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   // Tag tables before anything is opened: a bad file stops the run here.
   std::unique_ptr<TagTablesHandle> tag_tables;
   if (auto tables = build_tag_tables(cfg)) tag_tables = std::make_unique<TagTablesHandle>(tables, cfg.threads);
+  // SIGHUP rebuilds them from the same files on the reloader's thread.
+  std::unique_ptr<TagReloader> reloader;
+  if (tag_tables) reloader = std::make_unique<TagReloader>(*tag_tables, [&cfg] { return build_tag_tables(cfg); });
 
   std::vector<std::unique_ptr<Plugin>> plugins;
   for (const auto& spec : cfg.plugins) {
@@ -415,6 +419,13 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   register_metrics(*registry, source_name, !dpdk, rt, plugins, merger, outputs);
   if (source) register_input_metrics(*registry, *source);
   if (dpdk) register_dpdk_metrics(*registry, *dpdk);
+  if (reloader) {
+    registry->add([&r = *reloader](MetricsWriter& w) {
+      const char* help = "Reloads of the tag tables asked for by SIGHUP, by result (source: all tables at once)";
+      w.counter("privateer_tag_reloads_total", help, r.ok(), {{"source", "all"}, {"result", "ok"}});
+      w.counter("privateer_tag_reloads_total", help, r.failed(), {{"source", "all"}, {"result", "failed"}});
+    });
+  }
   std::unique_ptr<MetricsEndpoint> endpoint;
   if (cfg.prometheus.enabled) {
     try {
@@ -525,6 +536,11 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
       },
       [&source_name, &rt, &merger, &outputs] { log_counters(source_name, rt, merger, outputs); });
   if (signals.stop_signal()) rt.request_stop();  // one came while the source was opened
+  if (reloader) {
+    signals.on_reload([&reloader] { reloader->request(); });
+  } else {
+    signals.on_reload([] { log_info("received SIGHUP: the run has no tag tables (no tagproviders, no filters): nothing to reload"); });
+  }
   // Damage is logged as the reader meets it (looked at every tick).
   size_t damage_logged = 0;
   auto log_new_damage = [&] {
@@ -542,6 +558,7 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   while (!merge_done.load(std::memory_order_acquire)) {
     nanosleep(&tick, nullptr);
     log_new_damage();
+    if (reloader) reloader->reclaim();
     if (show_progress && seconds_since(last_progress) >= 0.5) {
       last_progress = Clock::now();
       const DispatcherCounters& d = rt.dispatcher_counters();
