@@ -311,7 +311,10 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
 
   // Tag tables before anything is opened: a bad file stops the run here.
   std::unique_ptr<TagTablesHandle> tag_tables;
-  if (auto tables = build_tag_tables(cfg)) tag_tables = std::make_unique<TagTablesHandle>(tables, cfg.threads);
+  if (auto tables = build_tag_tables(cfg)) {
+    for (const auto& l : describe_tag_tables(*tables)) log_info(l);
+    tag_tables = std::make_unique<TagTablesHandle>(tables, cfg.threads);
+  }
   // SIGHUP rebuilds them from the same files on the reloader's thread.
   std::unique_ptr<TagReloader> reloader;
   if (tag_tables) reloader = std::make_unique<TagReloader>(*tag_tables, [&cfg] { return build_tag_tables(cfg); });

@@ -53,8 +53,6 @@ constexpr KeyReason kRefusedKeys[] = {
                     "analyse the packets it drops; remove it or filter the input beforehand"},
     {"filterfile", "is not built yet: corsarotrace's filter file is not implemented, and ignoring it would "
                    "analyse the packets it drops; remove it"},
-    {"tagproviders", "is not built yet: libipmeta tagging (maxmind, netacq-edge, pfx2as) is not implemented, "
-                     "so flowtuple's geolocation and prefix2asn fields would stay \"??\" and 0; remove it"},
 };
 
 // The corsaro3 tag filters, and older corsarotrace's switch for tagging.
@@ -70,6 +68,7 @@ constexpr const char* kKnownKeys[] = {
     "rotatefreq", "threads", "startboundaryts", "endboundaryts", "plugins", "promisc",
     "libtimeseriesbackends",
     "prometheus", "output", "progress", "ring_size", "max_gap_intervals", "live_lateness", "log", "dpdk", "user",
+    "tagproviders",
 };
 
 // corsaro3 plugins that are not built here, for a clear refusal.
@@ -238,6 +237,70 @@ void parse_libtimeseries(const YAML::Node& root, Config& cfg) {
   }
   cfg.warnings.push_back("config key 'libtimeseriesbackends' (line " + std::to_string(line) +
                          ") is ignored: no plugin here writes libtimeseries output");
+}
+
+// tagproviders: corsarotagger's list of one-key maps, provider -> options
+// (corsarotagger/configparser.c). The files are read by build_tag_tables.
+void parse_tagproviders(const YAML::Node& root, Config& cfg) {
+  const YAML::Node n = root["tagproviders"];
+  if (!n.IsDefined() || n.IsNull()) return;
+  if (!n.IsSequence()) {
+    throw ConfigError("tagproviders", key_line(root, "tagproviders"),
+                      "must be a list of providers, e.g. [pfx2as: {prefixfile: FILE}, maxmind: {directory: DIR}]");
+  }
+  for (size_t i = 0; i < n.size(); ++i) {
+    const YAML::Node item = n[i];
+    if (!item.IsMap() || item.size() != 1 || !item.begin()->first.IsScalar()) {
+      throw ConfigError("tagproviders[" + std::to_string(i) + "]", yaml_line(item),
+                        "must be a one-key map: provider name (pfx2as, maxmind) -> options");
+    }
+    const std::string name = item.begin()->first.Scalar();
+    const YAML::Node opts = item.begin()->second;
+    const std::string key = "tagproviders." + name;
+    const int at = yaml_line(item.begin()->first);
+    if (name == "netacq-edge") {
+      throw ConfigError(key, at, "is not built: Net Acuity Edge data is commercial and cannot be tested here "
+                                 "(flowtuple's netacq_continent and netacq_country stay \"??\"); remove it");
+    }
+    if (name != "pfx2as" && name != "maxmind") {
+      throw ConfigError(key, at, "unknown tag provider: corsaro3's are pfx2as, maxmind and netacq-edge" +
+                                     (closest_key(name, {"pfx2as", "maxmind", "netacq-edge"}).empty()
+                                          ? std::string()
+                                          : "; did you mean '" + closest_key(name, {"pfx2as", "maxmind", "netacq-edge"}) + "'?"));
+    }
+    if ((name == "pfx2as" && !cfg.tagproviders.pfx2as.empty()) || (name == "maxmind" && !cfg.tagproviders.maxmind.empty())) {
+      throw ConfigError(key, at, "appears twice");
+    }
+    if (!opts.IsMap()) {
+      throw ConfigError(key, at, name == "pfx2as" ? "must be a map: {prefixfile: FILE}" : "must be a map: {directory: DIR}");
+    }
+    if (name == "pfx2as") {
+      reject_unknown_keys(opts, key, {"prefixfile"});
+      const auto f = get_opt<std::string>(opts, key, "prefixfile");
+      if (!f || f->empty()) {
+        throw ConfigError(key + ".prefixfile", f ? line_of(opts, "prefixfile") : at,
+                          "is required: a CAIDA pfx2as file (ADDRESS<TAB>LENGTH<TAB>AS lines, plain or gzip)");
+      }
+      cfg.tagproviders.pfx2as = *f;
+      cfg.tagproviders.pfx2as_line = line_of(opts, "prefixfile");
+      continue;
+    }
+    reject_unknown_keys(opts, key, {"directory", "blocksfile", "locationsfile"});
+    for (const char* csv : {"blocksfile", "locationsfile"}) {
+      if (opts[csv].IsDefined()) {
+        throw ConfigError(key + "." + csv, key_line(opts, csv),
+                          "MaxMind's CSV files (libipmeta's format) are not read: set directory to a directory "
+                          "holding a GeoIP2 or GeoLite2 Country or City .mmdb file, or to the file");
+      }
+    }
+    const auto d = get_opt<std::string>(opts, key, "directory");
+    if (!d || d->empty()) {
+      throw ConfigError(key + ".directory", d ? line_of(opts, "directory") : at,
+                        "is required: a directory holding a GeoIP2 or GeoLite2 Country or City .mmdb file, or the file");
+    }
+    cfg.tagproviders.maxmind = *d;
+    cfg.tagproviders.maxmind_line = line_of(opts, "directory");
+  }
 }
 
 // promisc: corsarotrace's libtrace promiscuous mode. Nothing to do for
@@ -592,6 +655,7 @@ Config parse_root(const YAML::Node& root) {
   }
   parse_promisc(root, cfg);
   parse_libtimeseries(root, cfg);
+  parse_tagproviders(root, cfg);
 
   parse_prometheus(root, cfg);
   parse_output(root, cfg);

@@ -25,13 +25,19 @@
 //   removespoofed, removeerratic, removerouted, removenotscan, tagging
 //                    accepted as "no" only: corsaro3's tagging and tag filters are not built
 //   promisc          yes: a warning for trace files and DPDK, refused for libtrace live inputs
+//   tagproviders     corsarotagger's list of one-key maps (control/tagging.hpp reads the files):
+//                      - pfx2as: {prefixfile: FILE}   CAIDA pfx2as (IPv4 and IPv6 lines), plain or gzip
+//                      - maxmind: {directory: DIR}    a directory holding a GeoIP2/GeoLite2 Country or
+//                                                     City .mmdb, or the .mmdb file itself
+//                    refused: netacq-edge (commercial data), maxmind's blocksfile/locationsfile
+//                    (libipmeta's CSV format)
 //   plugins          list; each item a plugin name or a one-key map name -> options (required);
 //                    corsaro3's dos, report, filteringstats: refused while not built
 // Accepted and ignored, each adding one line to Config::warnings: controlsocketname,
 // subqueuename, tagsock, inputhwm, statfilename, outputmode, compressmethod,
 // compresslevel, mergeoutput, libtimeseriesbackends (ascii, dbats). Refused, as
 // ignoring them would change results: filter, basicfilter, filterfile,
-// tagproviders, a libtimeseriesbackends kafka backend. Any other unknown key
+// a libtimeseriesbackends kafka backend. Any other unknown key
 // is an error naming the closest known key (closest_key in plugins/common/options.hpp).
 //
 // Privateer's own keys:
@@ -122,10 +128,10 @@ struct Config {
   // Tagging (dataplane/tags.hpp; tables built by control/tagging.hpp)
   TagSettings tags;                         // filters computed and packets removed
   struct TagProviders {
-    std::string pfx2as;                     // pfx2as file ("" : none)
+    std::string pfx2as;                     // tagproviders.pfx2as.prefixfile ("" : none)
     int pfx2as_line = 0;
-    std::string maxmind;                    // mmdb file, or a directory holding one ("": none)
-    int maxmind_line = 0;
+    std::string maxmind;                    // tagproviders.maxmind.directory: mmdb file, or a
+    int maxmind_line = 0;                   //   directory holding one ("": none)
   } tagproviders;
   struct CustomFilter {
     std::string name;                       // bit i of custom_bits is filters[i]

@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include "control/metrics.hpp"
+#include "control/tagging.hpp"
 #include "hw/source.hpp"
 
 namespace privateer {
@@ -207,6 +208,15 @@ PreflightResult preflight(const Config& cfg, bool full) {
     for (auto& e : user_checks(cfg, later_files)) r.errors.push_back(std::move(e));
   } else {
     for (auto& e : user_checks_as(cfg, later_files)) r.errors.push_back(std::move(e));
+  }
+
+  // The tag providers' files: missing, unreadable or not valid.
+  if (full) {
+    try {
+      build_tag_tables(cfg);
+    } catch (const ConfigError& e) {
+      r.errors.push_back(e);
+    }
   }
 
   if (full && cfg.prometheus.enabled) {

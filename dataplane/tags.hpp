@@ -25,6 +25,7 @@ namespace privateer {
 class PrefixTable;   // prefix-to-AS
 class GeoDatabase;   // MaxMind database
 class BpfProgram;    // one compiled custom filter
+class GeoCache;      // one worker's geolocation answers (dataplane/geo.hpp)
 
 constexpr size_t kMaxCustomFilters = 64;   // one bit each in PacketView::custom_bits
 
@@ -114,6 +115,7 @@ struct alignas(64) TagCounters {
 class TagStage {
  public:
   TagStage(const TagSettings& settings, TagTablesHandle* tables, unsigned worker);
+  ~TagStage();
   // Tags views[0..n), counts them, and removes the packets the settings
   // remove by moving the kept ones (views and data alike) to the front, in
   // order. Returns how many are kept.
@@ -132,6 +134,11 @@ class TagStage {
   unsigned worker_;
   bool holding_ = false;      // acquired tables since the last idle()
   TagCounters counters_;
+  // Made with the first tables that hold a geolocation database; cleared
+  // whenever the worker picks up tables of another generation.
+  std::unique_ptr<GeoCache> geo_cache_;
+  uint64_t geo_generation_ = 0;
+  void tag_geolocation(const TagTables& tables, PacketView* views, size_t n);
 };
 
 }  // namespace privateer

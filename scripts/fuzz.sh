@@ -17,6 +17,9 @@
 #                dos/report schemas and a schema of every Avro type)
 #   salvage      privateer-recover's scan of an unclosed file
 #                (tests/fuzz/fuzz_salvage.cpp), seeded like avro_reader
+#   pfx2as       the pfx2as parser and prefix table (tests/fuzz/fuzz_pfx2as.cpp),
+#                seeded with nested, multi-origin, AS-set and asdot lines and the
+#                first lines of python3-pyasn's IPv4 and IPv6 tables, converted
 #
 # usage: scripts/fuzz.sh [SECONDS] [NAME|all]
 #   SECONDS per harness (default 60; 0: build and seed only); default all
@@ -34,9 +37,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SECONDS_TO_RUN=${1:-60}
 WHICH=${2:-all}
-ALL=(capture decode config avro_reader salvage)
-case "$WHICH" in all|capture|decode|config|avro_reader|salvage) ;;
-  *) echo "usage: scripts/fuzz.sh [SECONDS] [capture|decode|config|avro_reader|salvage|all]" >&2; exit 2 ;; esac
+ALL=(capture decode config avro_reader salvage pfx2as)
+case "$WHICH" in all|capture|decode|config|avro_reader|salvage|pfx2as) ;;
+  *) echo "usage: scripts/fuzz.sh [SECONDS] [capture|decode|config|avro_reader|salvage|pfx2as|all]" >&2; exit 2 ;; esac
 BUILD=${BUILD:-$ROOT/build}
 FUZZ_BUILD=${FUZZ_BUILD:-$ROOT/build-fuzz}
 FUZZ_DIR=${FUZZ_DIR:-$FUZZ_BUILD/runs}
@@ -205,6 +208,21 @@ Y
   echo "config seeds: $(ls "$d" | wc -l) files"
 }
 
+# pfx2as seeds: CAIDA's format (ADDRESS TAB LENGTH TAB AS) by hand, and the
+# head of python3-pyasn's tables (a.b.c.d/len TAB AS) turned into it.
+pfx2as_seeds() {
+  local d=$1; mkdir -p "$d"
+  printf '0.0.0.0\t0\t1\n10.0.0.0\t8\t64512\n10.1.0.0\t16\t64513_64514\n10.1.2.0\t24\t1.10\n10.1.2.128\t25\t7,8\n10.1.2.129\t32\t9\n' >"$d/nested"
+  printf '2001:db8::\t32\t3356\n2001:db8:1::\t48\t174_3356\n::\t0\t4200000000\n2001:db8:1::1\t128\t65000\n' >"$d/v6"
+  printf '192.0.2.0\t24\t64496\r\n192.0.2.0\t24\t64497\n\n198.51.100.7\t30\t4294967295\n' >"$d/dup_crlf"
+  local t
+  for t in /usr/lib/python3/dist-packages/data/ipasn_20140513.dat.gz /usr/lib/python3/dist-packages/data/ipasn6_20151101.dat.gz; do
+    [ -f "$t" ] || { echo "fuzz.sh: $t absent: pfx2as seeds without it" >&2; continue; }
+    # awk reads the whole table: a reader stopping early would fail the pipe (pipefail)
+    zcat "$t" | awk -F'[/\t]' -v OFS='\t' '!/^;/ && n++ < 300 {print $1, $2, $3}' >"$d/$(basename "$t" .dat.gz)"
+  done
+}
+
 # A libFuzzer dictionary: the config's keys and words, YAML's punctuation.
 config_dict() {
   local w
@@ -234,6 +252,7 @@ run() {
             decode_dict >"$dir/dict" ;;
     config) config_seeds "$dir/seeds"; config_dict >"$dir/dict" ;;
     avro_reader|salvage) avro_reader_seeds "$dir/seeds" ;;
+    pfx2as) pfx2as_seeds "$dir/seeds" ;;
   esac
   [ "$SECONDS_TO_RUN" -gt 0 ] || return 0
   local dict=(); [ -f "$dir/dict" ] && dict=(-dict="$dir/dict")
@@ -272,6 +291,7 @@ for n in "${names[@]}"; do
     config) run config -max_len=8192 ;;
     avro_reader) run avro_reader -max_len=65536 ;;
     salvage) run salvage -max_len=65536 ;;
+    pfx2as) run pfx2as -max_len=16384 ;;
   esac
 done
 if [ ${#FOUND[@]} -gt 0 ]; then

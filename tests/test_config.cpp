@@ -660,7 +660,6 @@ TEST(Corsaro3Keys, RefusedWhereNotBuilt) {
       {"filter: \"tcp port 80\"", "BPF filter is not implemented"},
       {"basicfilter: \"tcp port 80\"", "BPF filter is not implemented"},
       {"filterfile: /etc/corsaro/filters", "filter file is not implemented"},
-      {"tagproviders:\n  - pfx2as:\n      prefixfile: /data/pfx2as.gz", "libipmeta tagging"},
   };
   for (const auto& [line, why] : cases) {
     const std::string text = kMin + line + "\n";

@@ -242,7 +242,7 @@ TEST(Corsaro3Keys, EachKeyThroughCheckConfig) {
       {"tagging: yes", 1, "config key 'tagging' (line 5): is not built yet"},
       {"filter: \"tcp port 80\"", 1, "config key 'filter' (line 5): is not built yet"},
       {"basicfilter: \"tcp port 80\"", 1, "config key 'basicfilter' (line 5): is not built yet"},
-      {"tagproviders:\n  - maxmind:\n      directory: /data", 1, "config key 'tagproviders' (line 5): is not built yet"},
+      {"tagproviders:\n  - netacq-edge:\n      blocksfile: /data/b", 1, "config key 'tagproviders.netacq-edge' (line 6): is not built"},
       {"libtimeseriesbackends:\n  - kafka:\n      brokeruri: h:9092", 1, "the Kafka output is not built yet"},
   };
   for (const auto& c : cases) {
