@@ -318,6 +318,16 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   // SIGHUP rebuilds them from the same files on the reloader's thread.
   std::unique_ptr<TagReloader> reloader;
   if (tag_tables) reloader = std::make_unique<TagReloader>(*tag_tables, [&cfg] { return build_tag_tables(cfg); });
+  if (reloader) {
+    signals.on_reload([&reloader] { reloader->request(); });
+  } else {
+    signals.on_reload([] { log_info("received SIGHUP: the run has no tag tables (no tagproviders, no filters): nothing to reload"); });
+  }
+  // However this function is left, the watcher lets go of the reloader first.
+  struct DropReloadOnExit {
+    SignalWatcher& s;
+    ~DropReloadOnExit() { s.on_reload(nullptr); }
+  } drop_reload{signals};
 
   std::vector<std::unique_ptr<Plugin>> plugins;
   for (const auto& spec : cfg.plugins) {
@@ -539,11 +549,6 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
       },
       [&source_name, &rt, &merger, &outputs] { log_counters(source_name, rt, merger, outputs); });
   if (signals.stop_signal()) rt.request_stop();  // one came while the source was opened
-  if (reloader) {
-    signals.on_reload([&reloader] { reloader->request(); });
-  } else {
-    signals.on_reload([] { log_info("received SIGHUP: the run has no tag tables (no tagproviders, no filters): nothing to reload"); });
-  }
   // Damage is logged as the reader meets it (looked at every tick).
   size_t damage_logged = 0;
   auto log_new_damage = [&] {
