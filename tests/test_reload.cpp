@@ -76,7 +76,7 @@ void write_tables(const fs::path& dir, unsigned variant, uint64_t seed) {
     pfx << dotted << "\t" << len << "\t" << asn << "\n";
     ipasn << dotted << "/" << len << "\t" << asn << "\n";
   };
-  const uint32_t base = variant == 0 ? 64500 : 65100;
+  const uint32_t base = variant == 0 ? 100000 : 200000;   // disjoint ASN ranges
   put(0, 1, base);
   put(0x80000000u, 1, base + 1);
   std::set<std::pair<uint32_t, unsigned>> seen;
@@ -109,8 +109,9 @@ bool pfx2as_supported(const fs::path& cfg, std::string* why) {
 }
 
 // Checks every record of the flowtuple files in `dir` with pyasn: prints
-// "records=N bad=B late_bad=L" (late: time >= `after`, which must match
-// table `final_variant`).
+// "records=N bad=B late_bad=L packets_table0=P0 packets_table1=P1" (late:
+// time >= `after`, which must match table `final_variant`; Pv: packets of
+// records whose AS only table v gives).
 std::string check_records(const fs::path& dir, unsigned after, unsigned final_variant) {
   const fs::path script = dir / "check.py";
   std::ofstream(script) << R"py(
@@ -120,6 +121,7 @@ import pyasn
 d, after, final = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 tables = [pyasn.pyasn(d + "/ipasn-0.txt"), pyasn.pyasn(d + "/ipasn-1.txt")]
 n = bad = late_bad = 0
+seen = [0, 0]
 for f in sorted(glob.glob(d + "/flowtuple-*.avro")):
     with avro.datafile.DataFileReader(open(f, "rb"), avro.io.DatumReader()) as r:
         for rec in r:
@@ -128,9 +130,12 @@ for f in sorted(glob.glob(d + "/flowtuple-*.avro")):
             want = [t.lookup(src)[0] or 0 for t in tables]
             if rec["prefix2asn"] not in want:
                 bad += 1
+            for v in (0, 1):
+                if rec["prefix2asn"] == want[v] != want[1 - v]:
+                    seen[v] += rec["packet_cnt"]
             if rec["time"] >= after and rec["prefix2asn"] != want[final]:
                 late_bad += 1
-print("records=%d bad=%d late_bad=%d" % (n, bad, late_bad))
+print("records=%d bad=%d late_bad=%d packets_table0=%d packets_table1=%d" % (n, bad, late_bad, seen[0], seen[1]))
 )py";
   std::string out;
   run_stdout("/usr/bin/python3 " + quote(script) + " " + quote(dir) + " " + std::to_string(after) + " " +
@@ -198,6 +203,10 @@ TEST(Reload, TwentySighupsSwapPfx2asWithoutLoss) {
   const std::string res = check_records(tmp.path, after, variant);
   EXPECT_NE(res.find(" bad=0 late_bad=0"), std::string::npos) << res;
   EXPECT_EQ(res.find("records=0 "), std::string::npos) << res;
+  // Both tables were in use.
+  EXPECT_EQ(res.find("packets_table0=0 "), std::string::npos) << res;
+  EXPECT_EQ(res.find("packets_table1=0"), std::string::npos) << res;
+  RecordProperty("check", res);
 }
 
 // A file that is not a prefix table: the reload fails, is logged with the
@@ -238,6 +247,7 @@ TEST(Reload, BadFileKeepsTheOldTables) {
   EXPECT_EQ(flowtuple_packets(tmp.path), want);
   const std::string res = check_records(tmp.path, 0, 0);
   EXPECT_NE(res.find(" bad=0 late_bad=0"), std::string::npos) << res;
+  EXPECT_NE(res.find(" packets_table1=0"), std::string::npos) << res;
 }
 
 // Without tag tables SIGHUP only reopens the log and says there is nothing
