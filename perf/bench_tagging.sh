@@ -85,8 +85,8 @@ fi
 echo "mmdb=$MMDB size_mib=$(mib "$(stat -c %s "$MMDB")")"
 
 # The tagging config: each part on its own so that the ones this build
-# refuses can be dropped (names as corsarotrace's; the maxmind key is the
-# providers' mmdb file).
+# refuses can be dropped (keys as corsarotrace's; maxmind's directory may
+# also name the .mmdb file itself).
 PARTS=(filters pfx2as maxmind)
 tag_yaml() {   # PART...: the tagging config of these parts
   local p providers=0
@@ -97,7 +97,7 @@ tag_yaml() {   # PART...: the tagging config of these parts
     esac
     case $p in
       pfx2as) printf '  - pfx2as:\n      prefixfile: %s\n' "$PFX2AS" ;;
-      maxmind) printf '  - maxmind:\n      mmdbfile: %s\n' "$MMDB" ;;
+      maxmind) printf '  - maxmind:\n      directory: %s\n' "$MMDB" ;;
     esac
   done
 }
