@@ -8,6 +8,7 @@
 // its source under one of the two tables (pyasn, python3-pyasn, is the
 // oracle for the longest-prefix match), and records of intervals read after
 // the last swap that of the last table. A bad file keeps the old tables.
+// Also flowtuple's geo and AS fields through the binary with real tables.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -280,4 +281,64 @@ TEST(Reload, SighupWithoutTagTablesChangesNothing) {
   const std::string out = read_file(log);
   EXPECT_NE(out.find("privateer: " + std::to_string(want) + " packets"), std::string::npos) << out;
   EXPECT_EQ(flowtuple_packets(tmp.path), want);
+}
+
+// flowtuple's geo and AS fields through the binary, with real tables: a
+// synthetic City database (perf/gen_mmdb.py) read back by mmdblookup
+// (libmaxminddb's tool), the pfx2as table by pyasn, for a sample of records.
+TEST(FlowtupleTags, GeoAndAsFieldsMatchMmdblookupAndPyasn) {
+  if (run_command("command -v mmdblookup") != 0) GTEST_SKIP() << "mmdblookup missing (apt-get install mmdb-bin)";
+  if (run_command("/usr/bin/python3 -c 'import pyasn, avro.datafile'") != 0) {
+    GTEST_SKIP() << "python3-pyasn or python3-avro missing";
+  }
+  TempDir tmp;
+  const fs::path cap = make_capture(tmp.path);
+  if (cap.empty()) GTEST_SKIP() << "perf/gen_telescope not built";
+  const fs::path mmdb = tmp.path / "city.mmdb";
+  ASSERT_EQ(run_command("/usr/bin/python3 " + quote(source_root() / "perf" / "gen_mmdb.py") + " " + quote(mmdb) +
+                        " --networks 200000 --seed 3"),
+            0);
+  write_tables(tmp.path, 0, 3);
+  const fs::path cfg = tmp.path / "privateer.yaml";
+  std::ofstream(cfg) << "packetsource: " << cap.string() << "\ninterval: 60\nthreads: 2\nouttemplate: "
+                     << (tmp.path / "%P-%s.avro").string() << "\nprogress: no\nprometheus: {enabled: no}\n"
+                     << "tagproviders:\n  - pfx2as:\n      prefixfile: " << (tmp.path / "pfx2as-0.txt").string()
+                     << "\n  - maxmind:\n      directory: " << mmdb.string() << "\nplugins:\n  - flowtuple\n";
+  std::string why;
+  if (!pfx2as_supported(cfg, &why)) GTEST_SKIP() << "this build does not read tagproviders yet: " << why;
+  std::string out;
+  ASSERT_EQ(run_command(quote(privateer_bin()) + " -c " + quote(cfg), &out), 0) << out;
+  const fs::path script = tmp.path / "geo.py";
+  std::ofstream(script) << R"py(
+import glob, ipaddress, json, subprocess, sys
+import avro.datafile, avro.io
+import pyasn
+d, mmdb = sys.argv[1], sys.argv[2]
+asn = pyasn.pyasn(d + "/ipasn-0.txt")
+recs = []
+for f in sorted(glob.glob(d + "/flowtuple-*.avro")):
+    with avro.datafile.DataFileReader(open(f, "rb"), avro.io.DatumReader()) as r:
+        recs.extend(r)
+def mmdb_code(ip, *path):
+    p = subprocess.run(["mmdblookup", "--file", mmdb, "--ip", ip] + list(path), capture_output=True, text=True)
+    for tok in p.stdout.split('"')[1::2]:
+        return tok
+    return "??"
+n = bad = known = 0
+for rec in recs[:: max(1, len(recs) // 300)]:
+    ip = str(ipaddress.IPv4Address(rec["src_ip"]))
+    want = (mmdb_code(ip, "continent", "code"), mmdb_code(ip, "country", "iso_code"), asn.lookup(ip)[0] or 0)
+    got = (rec["maxmind_continent"], rec["maxmind_country"], rec["prefix2asn"])
+    n += 1
+    known += want[1] != "??"
+    if got != want or rec["netacq_continent"] != "??" or rec["netacq_country"] != "??":
+        bad += 1
+        print("mismatch", ip, got, want)
+print("checked=%d known=%d bad=%d" % (n, known, bad))
+)py";
+  out.clear();
+  ASSERT_EQ(run_stdout("/usr/bin/python3 " + quote(script) + " " + quote(tmp.path) + " " + quote(mmdb), &out), 0) << out;
+  EXPECT_NE(out.find(" bad=0"), std::string::npos) << out;
+  EXPECT_EQ(out.find(" known=0 "), std::string::npos) << out;
+  RecordProperty("check", out);
 }
