@@ -88,14 +88,28 @@ void write_tables(const fs::path& dir, unsigned variant, uint64_t seed) {
   }
 }
 
-fs::path write_config(const fs::path& dir, const fs::path& source, const fs::path& pfx2as) {
+fs::path write_config(const fs::path& dir, const fs::path& source, const fs::path& pfx2as,
+                      const std::string& prometheus = "{enabled: no}") {
   const fs::path p = dir / "privateer.yaml";
   std::ofstream(p) << "packetsource: " << source.string() << "\ninterval: 60\nrotatefreq: 0\nthreads: 2\n"
                    << "outtemplate: " << (dir / "%P-%s.avro").string() << "\nprogress: no\n"
-                   << "prometheus: {enabled: no}\n"
+                   << "prometheus: " << prometheus << "\n"
                    << "tagproviders:\n  - pfx2as:\n      prefixfile: " << pfx2as.string() << "\n"
                    << "plugins:\n  - flowtuple\n";
   return p;
+}
+
+// The value of the sample `name{labels}` on the run's endpoint (-1: none).
+double scrape_value(const fs::path& log, const std::string& sample) {
+  std::smatch m;
+  const std::string text = read_file(log);
+  if (!std::regex_search(text, m, std::regex("metrics on http://127\\.0\\.0\\.1:([0-9]+)/metrics"))) return -1;
+  std::string page;
+  if (run_stdout("curl -s http://127.0.0.1:" + m[1].str() + "/metrics", &page) != 0) return -1;
+  for (const auto& l : lines_of(page)) {
+    if (l.rfind(sample + " ", 0) == 0) return std::stod(l.substr(sample.size() + 1));
+  }
+  return -1;
 }
 
 size_t count_of(const std::string& text, const std::string& what) {
@@ -228,19 +242,30 @@ TEST(Reload, BadFileKeepsTheOldTables) {
   const fs::path live = tmp.path / "pfx2as.txt";
   fs::copy_file(tmp.path / "pfx2as-0.txt", live);
   FifoWriter fifo(tmp.path / "in.pcap");
-  const fs::path cfg = write_config(tmp.path, tmp.path / "in.pcap", live);
+  const fs::path cfg = write_config(tmp.path, tmp.path / "in.pcap", live, "{listen: \"127.0.0.1:0\"}");
   std::string why;
   if (!pfx2as_supported(cfg, &why)) GTEST_SKIP() << "this build does not read tagproviders pfx2as yet: " << why;
+  const bool have_curl = run_command("command -v curl") == 0;
   const fs::path log = tmp.path / "run.out";
   BackgroundRun run({"-c", cfg.string()}, log);
   ASSERT_TRUE(fifo.open_when_read()) << read_file(log);
   ASSERT_TRUE(fifo.write_part(cap, 0, ix.offset[want / 4]));
+  const std::string ok = "privateer_tag_reloads_total{source=\"all\",result=\"ok\"}";
+  const std::string failed = "privateer_tag_reloads_total{source=\"all\",result=\"failed\"}";
+  if (have_curl) {
+    ASSERT_TRUE(wait_until([&] { return scrape_value(log, ok) == 0; }, 30)) << read_file(log);
+    EXPECT_EQ(scrape_value(log, failed), 0);
+  }
   std::ofstream(tmp.path / "bad.txt") << "this is not\ta prefix table\n";
   fs::rename(tmp.path / "bad.txt", live);
   run.signal(SIGHUP);
   ASSERT_TRUE(wait_until([&] { return count_of(read_file(log), "tag tables not reloaded") == 1; }, 30)) << read_file(log);
   const std::string mid = read_file(log);
   EXPECT_NE(mid.find("tagproviders"), std::string::npos) << mid;   // the ConfigError names the key
+  if (have_curl) {
+    EXPECT_EQ(scrape_value(log, failed), 1);
+    EXPECT_EQ(scrape_value(log, ok), 0);
+  }
   // Everything after that is still tagged with table 0.
   ASSERT_TRUE(fifo.write_part(cap, ix.offset[want / 4], SIZE_MAX));
   fifo.close();
