@@ -20,6 +20,7 @@
 #include "control/outputs.hpp"
 #include "control/preflight.hpp"
 #include "control/signals.hpp"
+#include "control/reload.hpp"
 #include "control/tagging.hpp"
 #include "dataplane/filters.hpp"
 #include "dataplane/runtime.hpp"
@@ -390,6 +391,19 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     for (const auto& l : describe_tag_tables(cfg, *tables)) log_info(l);
     tag_tables = std::make_unique<TagTablesHandle>(tables, cfg.threads);
   }
+  // SIGHUP rebuilds them from the same files on the reloader's thread.
+  std::unique_ptr<TagReloader> reloader;
+  if (tag_tables) reloader = std::make_unique<TagReloader>(*tag_tables, [&cfg] { return build_tag_tables(cfg); });
+  if (reloader) {
+    signals.on_reload([&reloader] { reloader->request(); });
+  } else {
+    signals.on_reload([] { log_info("received SIGHUP: the run has no tag tables (no tagproviders, no filters): nothing to reload"); });
+  }
+  // However this function is left, the watcher lets go of the reloader first.
+  struct DropReloadOnExit {
+    SignalWatcher& s;
+    ~DropReloadOnExit() { s.on_reload(nullptr); }
+  } drop_reload{signals};
 
   std::vector<std::unique_ptr<Plugin>> plugins;
   for (const auto& spec : cfg.plugins) {
@@ -496,6 +510,13 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   register_tag_metrics(*registry, rt, cfg.tags, !cfg.input_filter.key.empty());
   if (source) register_input_metrics(*registry, *source);
   if (dpdk) register_dpdk_metrics(*registry, *dpdk);
+  if (reloader) {
+    registry->add([&r = *reloader](MetricsWriter& w) {
+      const char* help = "Reloads of the tag tables asked for by SIGHUP, by result (source: all tables at once)";
+      w.counter("privateer_tag_reloads_total", help, r.ok(), {{"source", "all"}, {"result", "ok"}});
+      w.counter("privateer_tag_reloads_total", help, r.failed(), {{"source", "all"}, {"result", "failed"}});
+    });
+  }
   std::unique_ptr<MetricsEndpoint> endpoint;
   if (cfg.prometheus.enabled) {
     try {
@@ -623,6 +644,7 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   while (!merge_done.load(std::memory_order_acquire)) {
     nanosleep(&tick, nullptr);
     log_new_damage();
+    if (reloader) reloader->reclaim();
     if (show_progress && seconds_since(last_progress) >= 0.5) {
       last_progress = Clock::now();
       const DispatcherCounters& d = rt.dispatcher_counters();

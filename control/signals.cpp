@@ -98,6 +98,8 @@ void SignalWatcher::watch() {
 void SignalWatcher::take(int signo) {
   if (signo == SIGHUP) {
     reopen_log();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (reload_) reload_();
     return;
   }
   std::unique_lock<std::mutex> lock(mu_);
@@ -133,8 +135,14 @@ void SignalWatcher::on_run(std::function<void()> stop, std::function<void()> cou
   }
 }
 
+void SignalWatcher::on_reload(std::function<void()> reload) {
+  std::lock_guard<std::mutex> lock(mu_);
+  reload_ = std::move(reload);
+}
+
 void SignalWatcher::clear() {
   std::lock_guard<std::mutex> lock(mu_);
+  reload_ = nullptr;
   stop_ = nullptr;
   counters_ = nullptr;
 }

@@ -2,8 +2,8 @@
 // signalfd (no signal handler runs: nothing is done in signal context):
 //  - SIGINT, SIGTERM: the first asks the run to stop (the open interval is
 //    closed as partial); a second one while it stops exits at once;
-//  - SIGHUP: reopens the log file (logrotate's `postrotate kill -HUP`),
-//    otherwise logged and ignored;
+//  - SIGHUP: reopens the log file (logrotate's `postrotate kill -HUP`), then
+//    asks for a reload of the tag tables when the run has any (on_reload());
 //  - SIGUSR1: logs the run's counters.
 // They are served in every state, start-up and the end of the run included.
 #pragma once
@@ -31,6 +31,9 @@ class SignalWatcher {
   // watcher's thread; clear() drops them (a call under way finishes first):
   // call it before the objects they use are destroyed.
   void on_run(std::function<void()> stop, std::function<void()> counters);
+  // What SIGHUP does after reopening the log (on the watcher's thread: it
+  // should only hand the work over). Dropped by clear() too.
+  void on_reload(std::function<void()> reload);
   void clear();
 
   // The first SIGINT/SIGTERM received (0: none yet).
@@ -50,6 +53,7 @@ class SignalWatcher {
   bool stop_called_ = false;
   std::function<void()> stop_;
   std::function<void()> counters_;
+  std::function<void()> reload_;
   std::thread thread_;
 };
 

@@ -402,6 +402,7 @@ void Runtime::worker_loop(unsigned w) {
   while (running) {
     const unsigned n = rte_ring_dequeue_burst(wk.full, ptrs, 8, nullptr);
     if (n == 0) {
+      if (wk.tagger) wk.tagger->idle();   // pins no tables while idle
       ++idle;
       if ((idle & 63) == 0) wc.idle_polls.store(idle, std::memory_order_relaxed);
       backoff.wait();
@@ -432,6 +433,7 @@ void Runtime::worker_loop(unsigned w) {
     wc.busy_polls.store(busy, std::memory_order_relaxed);
   }
   wc.idle_polls.store(idle, std::memory_order_relaxed);
+  if (wk.tagger) wk.tagger->idle();
   worker_finished();
 }
 
@@ -606,6 +608,7 @@ void Runtime::polling_loop(unsigned w, std::vector<BurstReader> readers) {
       continue;
     }
     ++idle;
+    if (wk.tagger) wk.tagger->idle();   // pins no tables while idle
     const int64_t now = steady_ns();
     if (!idle_since) idle_since = now;
     if (now - idle_since > kCatchUpIdleNs && poll_started_.load(std::memory_order_relaxed)) {
@@ -642,6 +645,7 @@ void Runtime::polling_loop(unsigned w, std::vector<BurstReader> readers) {
   wc.packets.store(packets, std::memory_order_relaxed);
   wc.bytes.store(bytes, std::memory_order_relaxed);
   wc.idle_polls.store(idle, std::memory_order_relaxed);
+  if (wk.tagger) wk.tagger->idle();
   worker_finished();
 }
 

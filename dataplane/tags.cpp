@@ -16,22 +16,26 @@ TagTablesHandle::TagTablesHandle(std::shared_ptr<const TagTables> initial, unsig
   publish(std::move(initial));
 }
 
-void TagTablesHandle::publish(std::shared_ptr<const TagTables> next) {
+uint64_t TagTablesHandle::publish(std::shared_ptr<const TagTables> next) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto copy = std::make_shared<TagTables>(*next);
+  auto copy = std::make_shared<TagTables>(next ? *next : TagTables{});
   copy->generation = owner_ ? owner_->generation + 1 : 1;
   if (owner_) retired_.push_back(std::move(owner_));
   owner_ = std::move(copy);
-  cur_.store(owner_.get(), std::memory_order_release);
+  cur_.store(owner_.get(), std::memory_order_seq_cst);
+  gen_.store(owner_->generation, std::memory_order_seq_cst);
+  return owner_->generation;
 }
 
-void TagTablesHandle::reclaim() {
+size_t TagTablesHandle::reclaim() {
   std::lock_guard<std::mutex> lock(mu_);
+  if (retired_.empty()) return 0;
   uint64_t oldest = kNone;
   for (unsigned w = 0; w < workers_; ++w) {
-    oldest = std::min(oldest, held_[w].generation.load(std::memory_order_acquire));
+    oldest = std::min(oldest, held_[w].generation.load(std::memory_order_seq_cst));
   }
   std::erase_if(retired_, [&](const std::shared_ptr<const TagTables>& t) { return t->generation < oldest; });
+  return retired_.size();
 }
 
 std::shared_ptr<const TagTables> TagTablesHandle::current() const {
@@ -81,6 +85,7 @@ void TagStage::tag_geolocation(const TagTables& tables, PacketView* views, size_
 
 size_t TagStage::process(PacketView* views, const uint8_t** data, size_t n) {
   const TagTables* tables = tables_ ? tables_->acquire(worker_) : nullptr;
+  holding_ = tables != nullptr;
   n = filter_input(tables, views, data, n, counters_);   // corsarotrace's `filter`: always first
   if (settings_.builtin_filters) apply_builtin_filters(views, data, n);
   tag_custom(tables, views, data, n);

@@ -57,32 +57,55 @@ struct TagTables {
   uint64_t generation = 0;                                // set by TagTablesHandle::publish
 };
 
-// Hands the newest tables to the workers (RCU-like): workers read a pointer
-// and say which generation they hold; the control plane frees a retired
-// generation once every worker holds a newer one or is idle.
+// Hands the newest tables to the workers (RCU-like). Each worker announces
+// the generation it holds; the control plane frees a retired generation once
+// no worker holds it or an older one. Worker side (acquire, release): a few
+// loads per burst, one sequentially consistent store when the tables
+// changed; no lock, no allocation. Control side (publish, reclaim, current):
+// under a mutex, from any control thread.
+//
+// Why acquire() is safe: it announces generation g (read from gen_) before
+// it reads cur_, and publish() stores cur_ before gen_, so the tables read
+// are of generation g or newer. reclaim() reads the announcements after the
+// publish() that retired them; with both sides sequentially consistent,
+// either reclaim() sees g (and keeps every generation >= g) or the worker's
+// read of cur_ comes after that publish() and gets tables not retired.
 class TagTablesHandle {
  public:
   TagTablesHandle(std::shared_ptr<const TagTables> initial, unsigned workers);
-  // Worker side, between bursts: the tables to use for the next burst.
+  // Worker side, between bursts: the tables to use for the next burst. They
+  // stay valid until this worker's next acquire() or release().
   const TagTables* acquire(unsigned worker) {
-    const TagTables* t = cur_.load(std::memory_order_acquire);
-    held_[worker].generation.store(t->generation, std::memory_order_release);
-    return t;
+    Held& h = held_[worker];
+    const uint64_t g = gen_.load(std::memory_order_acquire);
+    if (h.generation.load(std::memory_order_relaxed) == g) return h.tables;
+    h.generation.store(g, std::memory_order_seq_cst);
+    h.tables = cur_.load(std::memory_order_seq_cst);
+    return h.tables;
   }
-  // Worker side: holds no tables until the next acquire (idle or done).
-  void release(unsigned worker) { held_[worker].generation.store(kNone, std::memory_order_release); }
-  // Control side: makes `next` the tables for every burst from now on.
-  void publish(std::shared_ptr<const TagTables> next);
-  // Control side: frees retired tables no worker holds any more.
-  void reclaim();
+  // Worker side: holds no tables until the next acquire() (call it when the
+  // worker goes idle or finishes, so that it pins no old tables meanwhile).
+  void release(unsigned worker) {
+    held_[worker].tables = nullptr;
+    held_[worker].generation.store(kNone, std::memory_order_release);
+  }
+  // Control side: makes `next` the tables of every burst from now on; the
+  // ones before are retired. Returns the new generation.
+  uint64_t publish(std::shared_ptr<const TagTables> next);
+  // Control side: frees the retired tables no worker holds any more; returns
+  // how many retired ones are still held.
+  size_t reclaim();
   std::shared_ptr<const TagTables> current() const;
+  unsigned workers() const { return workers_; }
 
  private:
   static constexpr uint64_t kNone = UINT64_MAX;
   struct alignas(64) Held {
-    std::atomic<uint64_t> generation{kNone};
+    std::atomic<uint64_t> generation{kNone};   // announced; kNone: holds nothing
+    const TagTables* tables = nullptr;         // the worker's own copy of what it read
   };
   std::atomic<const TagTables*> cur_{nullptr};
+  std::atomic<uint64_t> gen_{0};                         // cur_'s generation, stored after cur_
   std::unique_ptr<Held[]> held_;
   unsigned workers_ = 0;
   mutable std::mutex mu_;                                // control side only
@@ -112,6 +135,12 @@ class TagStage {
   // remove by moving the kept ones (views and data alike) to the front, in
   // order. Returns how many are kept.
   size_t process(PacketView* views, const uint8_t** data, size_t n);
+  // The worker has no burst to tag for now (idle, or done): it lets go of
+  // the tables, so that a reload can free the old ones.
+  void idle() {
+    if (holding_) tables_->release(worker_);
+    holding_ = false;
+  }
   const TagCounters& counters() const { return counters_; }
 
  private:
@@ -121,6 +150,7 @@ class TagStage {
   const TagSettings& settings_;
   TagTablesHandle* tables_;   // null: no tables configured
   unsigned worker_;
+  bool holding_ = false;      // acquired tables since the last idle()
   TagCounters counters_;
   // Made with the first tables that hold a geolocation database; cleared
   // whenever the worker picks up tables of another generation.

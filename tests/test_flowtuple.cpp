@@ -1072,3 +1072,164 @@ TEST(FlowtupleCorpus, MatchesOracleExpectations) {
   }
   EXPECT_GT(files, 20);
 }
+
+// =============================================================== tags
+
+namespace {
+PacketView tagged(PacketView v, uint8_t summary, const char* country, const char* continent, uint32_t asn) {
+  v.filter_summary = summary;
+  v.country[0] = country[0];
+  v.country[1] = country[1];
+  v.continent[0] = continent[0];
+  v.continent[1] = continent[1];
+  v.asn = asn;
+  return v;
+}
+const char kUnknown[2] = {0, 0};
+}  // namespace
+
+// corsaro3 copies the tags of a tuple's first packet (its hash key has no
+// tags): is_spoofed from the spoofed bit (1), is_masscan from the
+// large-scale-scan bit (8); erratic (2) and non-routable (4) are not written.
+TEST(FlowtupleTags, FromTheFirstPacketNotPartOfTheKey) {
+  auto p = make_ft(60);
+  const PacketView base = v4(60, ip4(1, 2, 3, 4), ip4(10, 0, 0, 1), 6, 40000, 23, 50, 44, 0x02);
+  const PacketView a = tagged(base, 1 | 8, "DE", "EU", 3320);
+  const PacketView b = tagged(base, 2 | 4, "US", "NA", 7018);   // same tuple, other tags
+  const PacketView c = tagged(v4(60, ip4(1, 2, 3, 5), ip4(10, 0, 0, 1), 17, 53, 53), 2 | 4, kUnknown, kUnknown, 0);
+  const PacketView d = tagged(v4(60, ip4(1, 2, 3, 6), ip4(10, 0, 0, 1), 17, 53, 53), 8, "d1", "E", 4294967295u);
+  const PacketView e = tagged(v6(60, 1, 2, 17, 53, 53), 1, "JP", "AS", 2497);
+  const auto m = run_interval(*p, {a, b, c, d, e}, 1, 60);
+  ASSERT_EQ(m.v4.size(), 3u);
+  // Output order is the key's: the UDP tuples (17) after the TCP one (6).
+  const FlowtupleRecord& t = m.v4[0];
+  EXPECT_EQ(t.packet_cnt, 2u);
+  EXPECT_EQ(t.is_spoofed, 1);
+  EXPECT_EQ(t.is_masscan, 1);
+  EXPECT_EQ(t.maxmind_country, "DE");
+  EXPECT_EQ(t.maxmind_continent, "EU");
+  EXPECT_EQ(t.prefix2asn, 3320u);
+  const FlowtupleRecord& u = m.v4[1];
+  EXPECT_EQ(u.src_ip, ip4(1, 2, 3, 5));
+  EXPECT_EQ(u.is_spoofed, 0);
+  EXPECT_EQ(u.is_masscan, 0);
+  EXPECT_EQ(u.maxmind_country, "??");
+  EXPECT_EQ(u.maxmind_continent, "??");
+  EXPECT_EQ(u.prefix2asn, 0u);
+  // Codes that are not letters A-Z are unknown ('?'); 32-bit ASNs are whole.
+  const FlowtupleRecord& w = m.v4[2];
+  EXPECT_EQ(w.is_spoofed, 0);
+  EXPECT_EQ(w.is_masscan, 1);
+  EXPECT_EQ(w.maxmind_country, "??");
+  EXPECT_EQ(w.maxmind_continent, "E?");
+  EXPECT_EQ(w.prefix2asn, 4294967295u);
+  ASSERT_EQ(m.v6.size(), 1u);
+  EXPECT_EQ(m.v6[0].is_spoofed, 1);
+  EXPECT_EQ(m.v6[0].is_masscan, 0);
+  EXPECT_EQ(m.v6[0].maxmind_country, "JP");
+  EXPECT_EQ(m.v6[0].maxmind_continent, "AS");
+  EXPECT_EQ(m.v6[0].prefix2asn, 2497u);
+  EXPECT_EQ(m.v6[0].tcp_synwinlen, 0);
+}
+
+namespace {
+// Traffic whose tags change from packet to packet (as after a reload): which
+// packet of a tuple is "first" decides its tags.
+std::vector<PacketView> tagged_traffic(uint64_t seed, size_t n) {
+  auto vs = mixed_traffic(seed, n);
+  SplitMix r{seed * 31 + 7};
+  static const char* const kCountries[] = {"DE", "US", "JP", "BR", "ZA"};
+  static const char* const kContinents[] = {"EU", "NA", "AS", "SA", "AF"};
+  for (auto& v : vs) {
+    const uint64_t x = r.next();
+    v = tagged(v, static_cast<uint8_t>(x & 15), kCountries[(x >> 4) % 5], kContinents[(x >> 8) % 5],
+               static_cast<uint32_t>(x >> 32));
+  }
+  return vs;
+}
+}  // namespace
+
+// One worker: the first packet's tags (the oracle walks the packets in
+// order). Several workers with the tuples split round robin: each tuple
+// keeps the tags of one of its workers' first packets, the same whatever
+// order the results are merged in.
+TEST(FlowtupleTags, FirstPacketOracleAndDeterministicMerge) {
+  const auto vs = tagged_traffic(21, 100000);
+  auto p = make_ft(60);
+  const auto one = run_interval(*p, vs, 1, 300);
+  std::map<Key4, const PacketView*> first;
+  for (const auto& v : vs) {
+    if (v.ip_version == 4) first.try_emplace(oracle_key(v, 60), &v);
+  }
+  ASSERT_EQ(one.v4.size(), first.size());
+  for (const auto& r : one.v4) {
+    const PacketView& f = *first.at(key_of(r));
+    ASSERT_EQ(r.is_spoofed, f.filter_summary & 1);
+    ASSERT_EQ(r.is_masscan, (f.filter_summary >> 3) & 1);
+    ASSERT_EQ(r.maxmind_country, std::string(f.country, 2));
+    ASSERT_EQ(r.maxmind_continent, std::string(f.continent, 2));
+    ASSERT_EQ(r.prefix2asn, f.asn);
+  }
+  // With the symmetric flow hash a tuple stays on one worker: as one worker.
+  const auto three = run_interval(*p, vs, 3, 300);
+  EXPECT_EQ(one.v4, three.v4);
+  EXPECT_EQ(one.v6, three.v6);
+  // Round robin splits tuples; the merge picks one entry's values, the same
+  // for any order of the results.
+  for (unsigned nw : {2u, 5u}) {
+    std::vector<std::unique_ptr<WorkerProcessor>> ws;
+    for (unsigned i = 0; i < nw; ++i) ws.push_back(p->make_worker(i));
+    std::vector<std::vector<PacketView>> parts(nw);
+    for (size_t i = 0; i < vs.size(); ++i) parts[i % nw].push_back(vs[i]);
+    std::vector<std::unique_ptr<IntervalResult>> fwd, rev;
+    for (unsigned i = 0; i < nw; ++i) {
+      feed(*ws[i], parts[i]);
+      fwd.push_back(ws[i]->end_interval(300));
+    }
+    for (unsigned i = 0; i < nw; ++i) {
+      auto w = p->make_worker(i);
+      feed(*w, parts[nw - 1 - i]);
+      rev.push_back(w->end_interval(300));
+    }
+    const auto a = p->merge_records(fwd);
+    const auto b = p->merge_records(rev);
+    EXPECT_EQ(a.v4, b.v4);
+    EXPECT_EQ(a.v6, b.v6);
+    ASSERT_EQ(a.v4.size(), one.v4.size());
+    for (size_t i = 0; i < a.v4.size(); ++i) {
+      ASSERT_EQ(key_of(a.v4[i]), key_of(one.v4[i]));
+      ASSERT_EQ(a.v4[i].packet_cnt, one.v4[i].packet_cnt);
+    }
+  }
+}
+
+// The tag fields as python3-avro reads them from a file flowtuple wrote.
+TEST(FlowtupleTags, WrittenFieldsReadByPythonAvro) {
+  if (!python_avro_available()) GTEST_SKIP() << "python3-avro missing (apt-get install python3-avro)";
+  const auto vs = tagged_traffic(33, 20000);
+  TempDir t;
+  std::map<std::string, fs::path> paths;
+  const FlowtupleMerged want = write_files(t.path, "deflate", 4096, vs, paths);
+  for (const char* stream : {"flowtuple", "ipv6tuple"}) {
+    SCOPED_TRACE(stream);
+    std::string out;
+    ASSERT_EQ(test::run_command("/usr/bin/python3 " + read_avro_py() + " --all-fields " + paths[stream].string(), &out),
+              0) << out;
+    const auto got = lines_of(out);
+    const bool v4s = std::string(stream) == "flowtuple";
+    ASSERT_EQ(got.size(), v4s ? want.v4.size() : want.v6.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      std::ostringstream o;
+      auto tail = [&](const auto& r) {
+        o << "\t" << r.packet_cnt << "\t" << unsigned(r.is_spoofed) << "\t" << unsigned(r.is_masscan) << "\t"
+          << r.maxmind_continent << "\t" << r.maxmind_country << "\t??\t??\t" << r.prefix2asn;
+      };
+      if (v4s) tail(want.v4[i]); else tail(want.v6[i]);
+      const std::string& line = got[i];
+      // The fields from packet_cnt on (the 12th column on).
+      size_t pos = 0;
+      for (int k = 0; k < 11; ++k) pos = line.find('\t', pos) + 1;
+      ASSERT_EQ(line.substr(pos - 1), o.str()) << "record " << i;
+    }
+  }
+}

@@ -112,11 +112,12 @@ void FlowtupleWorker::process(const PacketView* views, const uint8_t* const*, si
         synwin = (f & pflag::tcp_window) ? p.tcp_window : 0;
       }
       const uint64_t tidx = time_index(p.ts_ns);
+      const uint64_t tags = ft_detail::PackedTags::pack(p);
       if (ver == 4) {
         Slot4& k = k4[n4];
         k = Slot4::make(static_cast<uint32_t>(tidx), proto, p.ttl, static_cast<uint8_t>(flags), p.src.v4,
                         p.dst.v4, static_cast<uint16_t>(sport), static_cast<uint16_t>(dport), p.ip_len,
-                        static_cast<uint8_t>(synlen), static_cast<uint16_t>(synwin));
+                        static_cast<uint8_t>(synlen), static_cast<uint16_t>(synwin), tags);
         h4[n4] = t4_.hash(k);
         t4_.prefetch(h4[n4]);
         ++n4;
@@ -128,8 +129,8 @@ void FlowtupleWorker::process(const PacketView* views, const uint8_t* const*, si
         k.src[1] = ft_detail::load_be64(p.src.v6 + 8);
         k.dst[0] = ft_detail::load_be64(p.dst.v6);
         k.dst[1] = ft_detail::load_be64(p.dst.v6 + 8);
-        k.w1 = sport << 48 | dport << 32 | static_cast<uint64_t>(p.ip_len) << 16 | synlen << 8;
-        k.w2 = synwin << 48;
+        k.w1 = sport << 48 | dport << 32 | static_cast<uint64_t>(p.ip_len) << 16 | synlen << 8 | Slot6::tags_w1(tags);
+        k.w2 = synwin << 48 | Slot6::tags_w2(tags);
         k.count = 0;
         h6[n6] = t6_.hash(k);
         t6_.prefetch(h6[n6]);
@@ -213,28 +214,56 @@ const char* const kSchema6 = R"json({
   ]
 })json";
 
-// The fields after packet_cnt, not filled yet: corsaro3's "absent" values.
-struct UnfilledTail {
-  uint8_t bytes[32];
-  size_t len = 0;
-  UnfilledTail() {
-    AvroEncoder e;
-    e.put_int(0);        // is_spoofed
-    e.put_int(0);        // is_masscan
-    for (int i = 0; i < 4; ++i) e.put_string("??");   // maxmind/netacq continent/country
-    e.put_long(0);       // prefix2asn
-    len = e.size();
-    std::memcpy(bytes, e.data(), len);
+// The fields after packet_cnt from packed tags, written at p (at most
+// 2 + 4 * 3 + 10 bytes); returns the end.
+inline uint8_t* put_tags(uint8_t* p, uint64_t tags) {
+  using ft_detail::PackedTags;
+  *p++ = static_cast<uint8_t>(PackedTags::spoofed(tags) << 1);   // zigzag int 0 or 1
+  *p++ = static_cast<uint8_t>(PackedTags::masscan(tags) << 1);
+  *p++ = 4;   // string length 2
+  PackedTags::continent(tags, reinterpret_cast<char*>(p));
+  p += 2;
+  *p++ = 4;
+  PackedTags::country(tags, reinterpret_cast<char*>(p));
+  p += 2;
+  for (int i = 0; i < 2; ++i) {   // netacq continent, country
+    *p++ = 4;
+    *p++ = '?';
+    *p++ = '?';
   }
-};
-const UnfilledTail& unfilled_tail() {
-  static const UnfilledTail t;
-  return t;
+  p += AvroEncoder::write_varint(p, AvroEncoder::zigzag64(PackedTags::asn(tags)));
+  return p;
+}
+
+template <class R>
+void fill_tags(R& r, uint64_t tags) {
+  using ft_detail::PackedTags;
+  r.is_spoofed = PackedTags::spoofed(tags);
+  r.is_masscan = PackedTags::masscan(tags);
+  char c[2];
+  PackedTags::continent(tags, c);
+  r.maxmind_continent.assign(c, 2);
+  PackedTags::country(tags, c);
+  r.maxmind_country.assign(c, 2);
+  r.prefix2asn = PackedTags::asn(tags);
+}
+
+// A record's own tag fields packed (codes that are not two letters A-Z as unknown).
+template <class R>
+uint64_t record_tags(const R& r) {
+  PacketView v;
+  v.asn = r.prefix2asn;
+  v.filter_summary = static_cast<uint8_t>((r.is_spoofed ? 1 : 0) | (r.is_masscan ? 8 : 0));
+  for (int i = 0; i < 2; ++i) {
+    v.country[i] = r.maxmind_country.size() == 2 ? r.maxmind_country[i] : '?';
+    v.continent[i] = r.maxmind_continent.size() == 2 ? r.maxmind_continent[i] : '?';
+  }
+  return ft_detail::PackedTags::pack(v);
 }
 
 inline void encode_common_tail(AvroEncoder& enc, uint16_t sport, uint16_t dport, uint8_t proto, uint8_t ttl,
                                uint8_t flags, uint16_t ip_len, uint8_t synlen, uint16_t synwin,
-                               uint64_t count) {
+                               uint64_t count, uint64_t tags) {
   enc.put_int(sport);
   enc.put_int(dport);
   enc.put_int(proto);
@@ -244,8 +273,8 @@ inline void encode_common_tail(AvroEncoder& enc, uint16_t sport, uint16_t dport,
   enc.put_int(synlen);
   enc.put_int(synwin);
   enc.put_long(static_cast<int64_t>(count));
-  const UnfilledTail& t = unfilled_tail();
-  enc.put_raw(t.bytes, t.len);
+  uint8_t buf[48];
+  enc.put_raw(buf, static_cast<size_t>(put_tags(buf, tags) - buf));
 }
 
 FlowtupleRecord to_record(const Slot4& s, uint64_t count, uint32_t interval) {
@@ -262,6 +291,7 @@ FlowtupleRecord to_record(const Slot4& s, uint64_t count, uint32_t interval) {
   r.tcp_synlen = s.synlen();
   r.tcp_synwinlen = s.synwin();
   r.packet_cnt = count;
+  fill_tags(r, s.tags);
   return r;
 }
 
@@ -281,6 +311,7 @@ Flowtuple6Record to_record(const Slot6& s, uint64_t count, uint32_t interval) {
   r.tcp_synlen = static_cast<uint8_t>(s.w1 >> 8);
   r.tcp_synwinlen = static_cast<uint16_t>(s.w2 >> 48);
   r.packet_cnt = count;
+  fill_tags(r, s.tags());
   return r;
 }
 
@@ -374,7 +405,7 @@ void FlowtuplePlugin::encode(const FlowtupleRecord& r, AvroEncoder& enc) {
   enc.put_long(r.src_ip);
   enc.put_long(r.dst_ip);
   encode_common_tail(enc, r.src_port, r.dst_port, r.protocol, r.ttl, r.tcp_flags, r.ip_len,
-                     r.tcp_synlen, r.tcp_synwinlen, r.packet_cnt);
+                     r.tcp_synlen, r.tcp_synwinlen, r.packet_cnt, record_tags(r));
 }
 
 void FlowtuplePlugin::encode(const Flowtuple6Record& r, AvroEncoder& enc) {
@@ -382,7 +413,7 @@ void FlowtuplePlugin::encode(const Flowtuple6Record& r, AvroEncoder& enc) {
   enc.put_fixed(r.src_ip.data(), 16);
   enc.put_fixed(r.dst_ip.data(), 16);
   encode_common_tail(enc, r.src_port, r.dst_port, r.protocol, r.ttl, r.tcp_flags, r.ip_len,
-                     r.tcp_synlen, r.tcp_synwinlen, r.packet_cnt);
+                     r.tcp_synlen, r.tcp_synwinlen, r.packet_cnt, record_tags(r));
 }
 
 // Sorts every worker's IPv4 entries inside its table (compacted to the
@@ -460,9 +491,8 @@ MergeStats FlowtuplePlugin::merge(const IntervalInfo&, std::vector<std::unique_p
   MergeStats st;
   AvroStream& o4 = *out4_;
   const uint64_t interval = interval_;
-  const UnfilledTail& tail = unfilled_tail();
   emit4([&](const Slot4& s, uint64_t c) {
-    // At most 12 * 10 bytes before the tail (32 at most).
+    // At most 12 * 10 bytes before the tags (24 at most).
     uint8_t buf[160];
     uint8_t* p = buf;
     auto put = [&p](uint64_t v) { p += AvroEncoder::write_varint(p, AvroEncoder::zigzag64(static_cast<int64_t>(v))); };
@@ -478,8 +508,7 @@ MergeStats FlowtuplePlugin::merge(const IntervalInfo&, std::vector<std::unique_p
     put(s.synlen());
     put(s.synwin());
     put(c);
-    std::memcpy(p, tail.bytes, tail.len);
-    p += tail.len;
+    p = put_tags(p, s.tags);
     o4.append_encoded(buf, static_cast<size_t>(p - buf));
     ++st.records;
   });

@@ -19,11 +19,19 @@
 //    its own time.
 //  - tcp_synlen / tcp_synwinlen: from the first packet of the tuple in the
 //    interval: for TCP with SYN set, the TCP header length in bytes and the
-//    window; else 0. (When workers' results are summed, the smallest pair
-//    among the workers' entries is kept, so the output does not depend on the
-//    number of workers.)
-//  - is_spoofed, is_masscan 0; the four geo strings "??"; prefix2asn 0 (corsaro3's
-//    values for "not filled").
+//    window; else 0 (summed entries: see the tags below).
+//  - is_spoofed, is_masscan, maxmind_continent, maxmind_country, prefix2asn:
+//    the tags of the tuple's first packet in the interval, as corsaro3 takes
+//    them (they are not part of the key): is_spoofed = filter_summary bit 1
+//    (corsaro3's spoofed filter), is_masscan = bit 8 (its large-scale-scan
+//    filter); the source's continent and country codes ("??" unknown, also
+//    for a code that is not two letters A-Z); the origin AS (0 none). 0 and
+//    "??" where the run does not tag. netacq_continent/country are always
+//    "??" (Net Acuity is commercial and not built). When workers' entries of
+//    one tuple are summed, the values (tcp_syn* and tags) of one entry are
+//    kept, the one whose value bits are smallest (tcp_synlen first), so the
+//    output does not depend on the order the workers' results come in (and
+//    the symmetric flow hash sends every packet of a tuple to one worker).
 //  - output order: corsaro3's, sorted by (time, proto, ttl, tcp_flags, src, dst,
 //    sport, dport, ip_len), identical for any number of workers.
 //
@@ -51,6 +59,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/packet.hpp"
 #include "plugins/common/avro_encode.hpp"
 #include "plugins/common/flat_table.hpp"
 #include "plugins/common/radix_sort.hpp"
@@ -73,6 +82,11 @@ struct FlowtupleRecord {
   uint8_t tcp_synlen = 0;
   uint16_t tcp_synwinlen = 0;
   uint64_t packet_cnt = 0;
+  uint8_t is_spoofed = 0;
+  uint8_t is_masscan = 0;
+  std::string maxmind_continent = "??";
+  std::string maxmind_country = "??";
+  uint32_t prefix2asn = 0;
   bool operator==(const FlowtupleRecord&) const = default;
 };
 
@@ -90,6 +104,11 @@ struct Flowtuple6Record {
   uint8_t tcp_synlen = 0;
   uint16_t tcp_synwinlen = 0;
   uint64_t packet_cnt = 0;
+  uint8_t is_spoofed = 0;
+  uint8_t is_masscan = 0;
+  std::string maxmind_continent = "??";
+  std::string maxmind_country = "??";
+  uint32_t prefix2asn = 0;
   bool operator==(const Flowtuple6Record&) const = default;
 };
 
@@ -100,25 +119,51 @@ struct FlowtupleMerged {
 
 namespace ft_detail {
 
+// A packet's tags as flowtuple keeps them, in 54 bits:
+//   asn:32 spoofed:1 masscan:1 country:5+5 continent:5+5
+// a code letter 'A'..'Z' as 1..26, anything else (unknown) as 0 ('?').
+struct PackedTags {
+  static constexpr unsigned kBits = 54;
+  static uint64_t letter(char c) {
+    const unsigned v = static_cast<unsigned char>(c) - 'A';
+    return v < 26 ? v + 1 : 0;
+  }
+  static char unletter(uint64_t v) { return v ? static_cast<char>('A' + v - 1) : '?'; }
+  static uint64_t pack(const PacketView& p) {
+    return uint64_t{p.asn} << 22 | uint64_t{p.filter_summary & 1u} << 21 | uint64_t{(p.filter_summary >> 3) & 1u} << 20 |
+           letter(p.country[0]) << 15 | letter(p.country[1]) << 10 | letter(p.continent[0]) << 5 |
+           letter(p.continent[1]);
+  }
+  static uint32_t asn(uint64_t t) { return static_cast<uint32_t>(t >> 22); }
+  static uint8_t spoofed(uint64_t t) { return (t >> 21) & 1; }
+  static uint8_t masscan(uint64_t t) { return (t >> 20) & 1; }
+  static void country(uint64_t t, char* out) { out[0] = unletter(t >> 15 & 31); out[1] = unletter(t >> 10 & 31); }
+  static void continent(uint64_t t, char* out) { out[0] = unletter(t >> 5 & 31); out[1] = unletter(t & 31); }
+};
+
 // An IPv4 table slot, laid out so that comparing (w0, w1, w2) as unsigned
 // numbers gives corsaro3's output order (time, protocol, ttl, tcp_flags,
 // src, dst, src_port, dst_port, ip_len), the fields packed big end first:
 //   w0 = time_index:32 proto:8 ttl:8 tcp_flags:8 src[31:24]:8
 //   w1 = src[23:0]:24 dst:32 sport[15:8]:8
 //   w2 = sport[7:0]:8 dport:16 ip_len:16 | synlen:8 synwinlen:16
-// The key is w0, w1 and the top 40 bits of w2; the low 24 bits of w2 are
-// values. count == 0 marks an empty slot (the FlatTable contract); the sort
-// key (radix_sort.hpp) is (w0, w1, w2).
+//   tags = PackedTags (value)
+// The key is w0, w1 and the top 40 bits of w2; the low 24 bits of w2 and
+// tags are values. count == 0 marks an empty slot (the FlatTable contract);
+// the sort key (radix_sort.hpp) is (w0, w1, w2, tags): among one key's
+// entries the smallest values come first. 40 bytes (32 before the tags; see
+// perf/README.md for what the 8 more cost).
 struct Slot4 {
   uint64_t w0;
   uint64_t w1;
   uint64_t w2;
   uint64_t count;
+  uint64_t tags;
   static constexpr unsigned kValueBits = 24;   // low bits of w2 that are not key
-  static constexpr unsigned kKeyWords = 3;
+  static constexpr unsigned kKeyWords = 4;
   static Slot4 make(uint32_t time_index, uint8_t proto, uint8_t ttl, uint8_t flags, uint32_t src,
                     uint32_t dst, uint16_t sport, uint16_t dport, uint16_t ip_len, uint8_t synlen,
-                    uint16_t synwin) {
+                    uint16_t synwin, uint64_t tags = 0) {
     Slot4 k;
     k.w0 = uint64_t{time_index} << 32 | uint64_t{proto} << 24 | uint64_t{ttl} << 16 | uint64_t{flags} << 8 |
            src >> 24;
@@ -126,6 +171,7 @@ struct Slot4 {
     k.w2 = uint64_t{sport & 0xffu} << 56 | uint64_t{dport} << 40 | uint64_t{ip_len} << 24 |
            uint64_t{synlen} << 16 | synwin;
     k.count = 0;
+    k.tags = tags;
     return k;
   }
   uint32_t time_index() const { return static_cast<uint32_t>(w0 >> 32); }
@@ -139,21 +185,22 @@ struct Slot4 {
   uint16_t ip_len() const { return static_cast<uint16_t>(w2 >> 24); }
   uint8_t synlen() const { return static_cast<uint8_t>(w2 >> 16); }
   uint16_t synwin() const { return static_cast<uint16_t>(w2); }
-  uint64_t key_word(unsigned i) const { return i == 0 ? w0 : i == 1 ? w1 : w2; }
+  uint64_t key_word(unsigned i) const { return i == 0 ? w0 : i == 1 ? w1 : i == 2 ? w2 : tags; }
   bool same_key(const Slot4& o) const {
     return w0 == o.w0 && w1 == o.w1 && ((w2 ^ o.w2) >> kValueBits) == 0;
   }
   uint64_t hash(const uint64_t* seed) const;
 };
-static_assert(sizeof(Slot4) == 32);
+static_assert(sizeof(Slot4) == 40);
 
 // An IPv6 table slot (64 bytes: one cache line in the page-aligned table),
 // in the same field order as Slot4. Addresses as two big-endian words each,
 // so that numeric order is address order. Sort key (w0, src, dst, w1, w2).
 //   w0 = time_index:32 proto:8 ttl:8 tcp_flags:8 0:8
-//   w1 = sport:16 dport:16 ip_len:16 | synlen:8 0:8
-//   w2 = synwinlen:16 0:48
-// The key is w0, src, dst and the top 48 bits of w1.
+//   w1 = sport:16 dport:16 ip_len:16 | synlen:8 tags[53:48]:8
+//   w2 = synwinlen:16 tags[47:0]:48
+// The key is w0, src, dst and the top 48 bits of w1; the rest are values
+// (tags: PackedTags).
 struct Slot6 {
   uint64_t w0;
   uint64_t src[2];
@@ -179,6 +226,9 @@ struct Slot6 {
            dst[1] == o.dst[1] && ((w1 ^ o.w1) >> kValueBits) == 0;
   }
   uint64_t hash(const uint64_t* seed) const;
+  uint64_t tags() const { return (w1 & 0xff) << 48 | (w2 & ((uint64_t{1} << 48) - 1)); }
+  static uint64_t tags_w1(uint64_t t) { return t >> 48; }
+  static uint64_t tags_w2(uint64_t t) { return t & ((uint64_t{1} << 48) - 1); }
 };
 static_assert(sizeof(Slot6) == 64);
 
