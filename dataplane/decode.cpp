@@ -39,17 +39,14 @@
 // Fields that the PacketView flags say are absent stay 0.
 #include "dataplane/decode.hpp"
 
+#include "dataplane/bytes.hpp"
+
 #include <cstring>
 
 namespace privateer {
 
 namespace {
 
-inline uint16_t rd16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-inline uint32_t rd32(const uint8_t* p) {
-  return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) |
-         (static_cast<uint32_t>(p[2]) << 8) | static_cast<uint32_t>(p[3]);
-}
 inline uint32_t rd32le(const uint8_t* p) {
   return (static_cast<uint32_t>(p[3]) << 24) | (static_cast<uint32_t>(p[2]) << 16) |
          (static_cast<uint32_t>(p[1]) << 8) | static_cast<uint32_t>(p[0]);

@@ -14,15 +14,11 @@
 #include <cstring>
 #include <string_view>
 
+#include "dataplane/bytes.hpp"
+
 namespace privateer {
 
 namespace {
-
-inline uint16_t rd16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-inline uint32_t rd32(const uint8_t* p) {
-  return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) |
-         (static_cast<uint32_t>(p[2]) << 8) | static_cast<uint32_t>(p[3]);
-}
 
 constexpr uint8_t kIcmp = 1, kTcp = 6, kUdp = 17, kIpv6 = 41;
 constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10, kUrg = 0x20;

@@ -263,41 +263,6 @@ fs::path corsarotrace_config(const fs::path& dir, const fs::path& capture, const
   return cfg;
 }
 
-struct HeldRun {
-  std::string output, metrics;
-  int status = -1;
-};
-
-// Runs `cfg` with the metrics endpoint held after the input: the output and
-// one scrape of /metrics taken then.
-HeldRun run_and_scrape(const fs::path& cfg, const fs::path& dir) {
-  HeldRun r;
-  const fs::path log = dir / "run.out";
-  BackgroundRun run({"-c", cfg.string(), "--hold-metrics", "60"}, log);
-  auto has = [&](const std::string& s) { return read_file(log).find(s) != std::string::npos; };
-  if (!wait_until([&] { return has("serving metrics for 60 s more") || !run.running(); }, 120)) {
-    r.output = read_file(log);
-    return r;
-  }
-  std::smatch m;
-  const std::string text = read_file(log);
-  if (std::regex_search(text, m, std::regex("metrics on (http://127\\.0\\.0\\.1:[0-9]+/metrics)"))) {
-    run_stdout("curl -s " + m[1].str(), &r.metrics);
-  }
-  run.signal(SIGTERM);
-  r.status = run.wait(10);
-  r.output = read_file(log);
-  return r;
-}
-
-double sample(const std::string& metrics, const std::string& name_and_labels) {
-  for (const auto& l : lines_of(metrics)) {
-    if (l.compare(0, name_and_labels.size() + 1, name_and_labels + " ") == 0) {
-      return std::stod(l.substr(name_and_labels.size() + 1));
-    }
-  }
-  return -1;
-}
 
 }  // namespace
 

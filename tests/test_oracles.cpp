@@ -104,41 +104,6 @@ uint64_t count_lines(const std::string& cmd) {
   return lines_of(out).size();
 }
 
-// Runs `cfg` with the metrics endpoint held after the input: the whole
-// output (log and summary) and the last scrape of /metrics.
-struct HeldRun {
-  std::string output, metrics;
-  int status = -1;
-};
-HeldRun run_and_scrape(const fs::path& cfg, const fs::path& dir) {
-  HeldRun r;
-  const fs::path log = dir / "run.out";
-  BackgroundRun run({"-c", cfg.string(), "--hold-metrics", "60"}, log);
-  auto has = [&](const std::string& s) { return read_file(log).find(s) != std::string::npos; };
-  if (!wait_until([&] { return has("serving metrics for 60 s more") || !run.running(); }, 120)) {
-    r.output = read_file(log);
-    return r;
-  }
-  std::smatch m;
-  const std::string text = read_file(log);
-  if (std::regex_search(text, m, std::regex("metrics on (http://127\\.0\\.0\\.1:[0-9]+/metrics)"))) {
-    run_stdout("curl -s " + m[1].str(), &r.metrics);
-  }
-  run.signal(SIGTERM);
-  r.status = run.wait(10);
-  r.output = read_file(log);
-  return r;
-}
-
-// The value of the sample `name{labels}` in an exposition (-1 if absent).
-double sample(const std::string& metrics, const std::string& name_and_labels) {
-  for (const auto& l : lines_of(metrics)) {
-    if (l.compare(0, name_and_labels.size() + 1, name_and_labels + " ") == 0) {
-      return std::stod(l.substr(name_and_labels.size() + 1));
-    }
-  }
-  return -1;
-}
 
 std::string manifest_format(const std::string& file) {
   for (const auto& row : read_manifest()) {

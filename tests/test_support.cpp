@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -259,6 +260,35 @@ uint64_t flowtuple_packets(const std::filesystem::path& dir) {
     }
   }
   return sum;
+}
+
+HeldRun run_and_scrape(const std::filesystem::path& cfg, const std::filesystem::path& dir) {
+  HeldRun r;
+  const std::filesystem::path log = dir / "run.out";
+  BackgroundRun run({"-c", cfg.string(), "--hold-metrics", "60"}, log);
+  auto has = [&](const std::string& s) { return read_file(log).find(s) != std::string::npos; };
+  if (!wait_until([&] { return has("serving metrics for 60 s more") || !run.running(); }, 120)) {
+    r.output = read_file(log);
+    return r;
+  }
+  std::smatch m;
+  const std::string text = read_file(log);
+  if (std::regex_search(text, m, std::regex("metrics on (http://127\\.0\\.0\\.1:[0-9]+/metrics)"))) {
+    run_stdout("curl -s " + m[1].str(), &r.metrics);
+  }
+  run.signal(SIGTERM);
+  r.status = run.wait(10);
+  r.output = read_file(log);
+  return r;
+}
+
+double sample(const std::string& metrics, const std::string& name_and_labels) {
+  for (const auto& l : lines_of(metrics)) {
+    if (l.compare(0, name_and_labels.size() + 1, name_and_labels + " ") == 0) {
+      return std::stod(l.substr(name_and_labels.size() + 1));
+    }
+  }
+  return -1;
 }
 
 }  // namespace privateer::test

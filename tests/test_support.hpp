@@ -127,6 +127,19 @@ uint64_t capture_packets(const std::filesystem::path& capture);
 // (flowtuple-*.avro, IPv4) in `dir`, read with avrocat (avro-c).
 uint64_t flowtuple_packets(const std::filesystem::path& dir);
 
+// A run of `cfg` with the metrics endpoint held after the input
+// (--hold-metrics): the whole output (log and summary), one scrape of
+// /metrics taken then, and the exit status after SIGTERM (-1: it never got
+// that far; the output says why).
+struct HeldRun {
+  std::string output, metrics;
+  int status = -1;
+};
+HeldRun run_and_scrape(const std::filesystem::path& cfg, const std::filesystem::path& dir);
+
+// The value of the sample `name{labels}` in an exposition (-1 if absent).
+double sample(const std::string& metrics, const std::string& name_and_labels);
+
 }  // namespace privateer::test
 
 // Skips the current test, naming the missing prerequisite, unless the shell
