@@ -708,7 +708,6 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     }
     if (!damage.empty()) exit_status = 3;
   }
-  sum << filter_summary_lines(cfg, rt);
   for (unsigned w = 0; w < rt.workers(); ++w) {
     sum << "  worker " << w << ": " << rt.worker_counters(w).packets.load() << " packets";
     if (const uint64_t drops = rt.worker_counters(w).ring_drops.load()) sum << ", " << drops << " dropped (ring full)";
@@ -733,6 +732,10 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
       }
       sum << (shown ? "" : " none") << "\n";
     };
+    if (!cfg.input_filter.key.empty()) {
+      sum << "  input filter (" << cfg.input_filter.key << ": \"" << cfg.input_filter.expression
+          << "\"): " << t.input_filtered << " packets dropped\n";
+    }
     line("filters matched", filter_counts(cfg.tags, t), true);
     line("removed before the plugins", removal_counts(cfg.tags, t), false);
   }

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <sstream>
 #include <stdexcept>
 
 #include "control/log.hpp"
@@ -137,28 +136,6 @@ std::shared_ptr<const TagTables> build_tag_tables(const Config& cfg) {
   if (!cfg.tagproviders.pfx2as.empty()) t->pfx2as = load_pfx2as(cfg.tagproviders.pfx2as, cfg.tagproviders.pfx2as_line);
   if (!cfg.tagproviders.maxmind.empty()) t->geo = load_maxmind(cfg.tagproviders.maxmind, cfg.tagproviders.maxmind_line);
   return t;
-}
-
-std::string filter_summary_lines(const Config& cfg, const Runtime& rt) {
-  std::ostringstream out;
-  auto total = [&](auto member) {
-    uint64_t n = 0;
-    for (unsigned w = 0; w < rt.workers(); ++w) {
-      if (const TagCounters* c = rt.tag_counters(w)) n += member(*c).load(std::memory_order_relaxed);
-    }
-    return n;
-  };
-  if (!cfg.input_filter.key.empty()) {
-    out << "  input filter (" << cfg.input_filter.key << ": \"" << cfg.input_filter.expression << "\"): "
-        << total([](const TagCounters& c) -> const std::atomic<uint64_t>& { return c.input_filtered; })
-        << " packets dropped\n";
-  }
-  for (size_t i = 0; i < cfg.filters.size(); ++i) {
-    out << "  custom filter " << cfg.filters[i].name << ": "
-        << total([i](const TagCounters& c) -> const std::atomic<uint64_t>& { return c.custom[i]; }) << " packets matched"
-        << ((cfg.tags.remove_custom >> i) & 1 ? " (removed)" : "") << "\n";
-  }
-  return out.str();
 }
 
 std::vector<std::string> describe_tag_tables(const Config& cfg, const TagTables& t) {

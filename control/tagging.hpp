@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "control/config.hpp"
-#include "dataplane/runtime.hpp"
 #include "dataplane/tags.hpp"
 
 namespace privateer {
@@ -19,10 +18,6 @@ namespace privateer {
 // again and publishes the result.
 std::shared_ptr<const TagTables> build_tag_tables(const Config& cfg);
 
-// The run summary's lines for the custom filters (packets each matched, over
-// all workers; which are removed) and corsarotrace's input filter (packets
-// it dropped); "" when the config has neither.
-std::string filter_summary_lines(const Config& cfg, const Runtime& rt);
 // One line per table, for the log: what was loaded from where.
 std::vector<std::string> describe_tag_tables(const Config& cfg, const TagTables& tables);
 

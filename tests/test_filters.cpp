@@ -34,21 +34,6 @@ const char* const kPython = "/usr/bin/python3";   // Debian's, with python3-scap
 
 fs::path helper(const char* name) { return source_root() / "tests" / name; }
 
-// "name=N name=N" after `title: ` on a summary line.
-Counts summary_counts(const std::string& out, const std::string& title) {
-  Counts c;
-  const std::string key = "  " + title + ":";
-  const size_t at = out.find(key);
-  if (at == std::string::npos) return c;
-  std::istringstream line(out.substr(at + key.size(), out.find('\n', at) - at - key.size()));
-  std::string item;
-  while (line >> item) {
-    const size_t eq = item.find('=');
-    if (eq != std::string::npos) c[item.substr(0, eq)] = std::stoull(item.substr(eq + 1));
-  }
-  return c;
-}
-
 struct RunResult {
   int status = -1;
   std::string output;

@@ -34,6 +34,20 @@ std::vector<std::string> lines_of(const std::string& s) {
   return v;
 }
 
+std::map<std::string, uint64_t> summary_counts(const std::string& out, const std::string& title) {
+  std::map<std::string, uint64_t> c;
+  const std::string key = "  " + title + ":";
+  const size_t at = out.find(key);
+  if (at == std::string::npos) return c;
+  std::istringstream line(out.substr(at + key.size(), out.find('\n', at) - at - key.size()));
+  std::string item;
+  while (line >> item) {
+    const size_t eq = item.find('=');
+    if (eq != std::string::npos) c[item.substr(0, eq)] = std::stoull(item.substr(eq + 1));
+  }
+  return c;
+}
+
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path, ec);

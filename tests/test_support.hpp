@@ -66,6 +66,10 @@ struct TempDir {
 // The lines of `s`, without their newlines.
 std::vector<std::string> lines_of(const std::string& s);
 
+// The `name=N name=N ...` counts of the run-summary line `  TITLE: ...`
+// ("filters matched", "removed before the plugins"); empty without it.
+std::map<std::string, uint64_t> summary_counts(const std::string& out, const std::string& title);
+
 // Reads a whole file.
 std::string read_file(const std::filesystem::path& p);
 
