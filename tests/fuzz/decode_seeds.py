@@ -4,7 +4,7 @@
 usage: decode_seeds.py OUTDIR FILE...
 
 Each seed is a link-type selector byte (an index into LINK_TYPES, the
-harness's kLinkTypes in the same order) and one packet. The first packets of
+kLinkTypes of tests/fuzz/fuzz_common.hpp, in the same order) and one packet. The first packets of
 every pcap, pcapng and ERF file (also gzip'd) are written as they are; the
 first IPv4/IPv6 packets on Ethernet are also written in every other link type
 the decoder reads (raw IP, loopback, Linux cooked v1/v2, ERF). Duplicates are

@@ -1,7 +1,7 @@
 // libFuzzer harness for the custom BPF filters (dataplane/bpf.hpp): the
 // input up to its first newline is a filter expression, compiled as a config
 // would have it; the rest is one more packet, its first byte choosing the
-// link type (kLinkTypes below, modulo their number), caplen bytes exactly so
+// link type (fuzz::kLinkTypes, modulo their number), caplen bytes exactly so
 // that a read past it is an AddressSanitizer report. A compiled expression
 // runs over a few fixed packets of different link types and that one, through
 // both TagStage steps. Besides crashes: an expression either compiles for a
@@ -18,22 +18,11 @@
 
 #include "dataplane/bpf.hpp"
 #include "dataplane/decode.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 
 using namespace privateer;
 
 namespace {
-
-constexpr uint16_t kLinkTypes[] = {linktype::ethernet, linktype::linux_sll, linktype::linux_sll2, linktype::raw,
-                                   linktype::raw_12,   linktype::raw_14,    linktype::ipv4,       linktype::ipv6,
-                                   linktype::null,     linktype::loop,      linktype::erf,        9};
-
-#define REQUIRE(cond)                                                      \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      std::fprintf(stderr, "fuzz_bpf: broken: %s\n", #cond);              \
-      __builtin_trap();                                                    \
-    }                                                                      \
-  } while (0)
 
 // An IPv4 TCP SYN 10.0.0.1:1234 -> 192.168.1.2:80, TTL 64, no options.
 const uint8_t kIpTcp[] = {0x45, 0, 0, 40, 0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 192, 168, 1, 2,
@@ -104,7 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint8_t* p = nl + 1;
     const size_t n = size - static_cast<size_t>(p - data) - 1;
     RawPacket r;
-    r.linktype = kLinkTypes[p[0] % (sizeof kLinkTypes / sizeof kLinkTypes[0])];
+    r.linktype = fuzz::link_type_of(p[0]);
     if (n) {
       own = std::make_unique<uint8_t[]>(n);
       std::memcpy(own.get(), p + 1, n);

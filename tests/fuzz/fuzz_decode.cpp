@@ -1,6 +1,6 @@
 // libFuzzer harness for the packet decoder (dataplane/decode.hpp) and the
 // built-in filters run on what it decoded (dataplane/filters.hpp): the
-// input's first byte chooses the link type (kLinkTypes below, modulo their
+// input's first byte chooses the link type (fuzz::kLinkTypes, modulo their
 // number), the rest is the captured packet, caplen bytes exactly, so a read
 // past it is an AddressSanitizer report. Besides crashes, the view must hold
 // together: offsets inside the capture and in layer order, an IP version
@@ -14,31 +14,14 @@
 
 #include "dataplane/decode.hpp"
 #include "dataplane/filters.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 
 using namespace privateer;
-
-namespace {
-
-// Every link type decode.cpp reads, and one it does not (9, PPP).
-// tests/fuzz/decode_seeds.py writes its seeds with the same table, in this order.
-constexpr uint16_t kLinkTypes[] = {linktype::ethernet, linktype::linux_sll, linktype::linux_sll2, linktype::raw,
-                                   linktype::raw_12,   linktype::raw_14,    linktype::ipv4,       linktype::ipv6,
-                                   linktype::null,     linktype::loop,      linktype::erf,        9};
-
-#define REQUIRE(cond)                                                      \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      std::fprintf(stderr, "fuzz_decode: view broken: %s\n", #cond);       \
-      __builtin_trap();                                                    \
-    }                                                                      \
-  } while (0)
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   RawPacket p;
-  p.linktype = kLinkTypes[data[0] % (sizeof kLinkTypes / sizeof kLinkTypes[0])];
+  p.linktype = fuzz::link_type_of(data[0]);
   p.data = size > 1 ? data + 1 : nullptr;
   p.caplen = static_cast<uint32_t>(size - 1);
   p.wirelen = p.caplen;

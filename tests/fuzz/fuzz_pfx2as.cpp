@@ -10,18 +10,11 @@
 #include <string_view>
 
 #include "dataplane/pfx2as.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 
 using namespace privateer;
 
 namespace {
-
-#define REQUIRE(cond)                                                      \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      std::fprintf(stderr, "fuzz_pfx2as: broken: %s\n", #cond);            \
-      __builtin_trap();                                                    \
-    }                                                                      \
-  } while (0)
 
 using u128 = unsigned __int128;
 
