@@ -3,10 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
-#include <new>
-#include <numeric>
 
 namespace privateer {
 
@@ -141,11 +138,7 @@ std::vector<Pfx2asPrefix> parse_pfx2as(std::string_view text) {
   return out;
 }
 
-void PrefixTable::Free::operator()(uint32_t* p) const { std::free(p); }
-
-PrefixTable::PrefixTable(const std::vector<Pfx2asPrefix>& prefixes)
-    : tbl24_(static_cast<uint32_t*>(std::calloc(size_t{1} << 24, sizeof(uint32_t)))) {
-  if (!tbl24_) throw std::bad_alloc();
+PrefixTable::PrefixTable(const std::vector<Pfx2asPrefix>& prefixes) {
   std::vector<size_t> v4, v6;
   for (size_t i = 0; i < prefixes.size(); ++i) (prefixes[i].v6 ? v6 : v4).push_back(i);
   v4_count_ = v4.size();
@@ -164,21 +157,9 @@ PrefixTable::PrefixTable(const std::vector<Pfx2asPrefix>& prefixes)
   for (size_t i : v4) {
     const Pfx2asPrefix& p = prefixes[i];
     const uint32_t addr = uint32_t{p.addr[0]} << 24 | uint32_t{p.addr[1]} << 16 | uint32_t{p.addr[2]} << 8 | p.addr[3];
-    const uint32_t value = encode(p.asn);
-    if (p.len <= 24) {
-      const size_t first = addr >> 8;
-      std::fill_n(tbl24_.get() + first, size_t{1} << (24 - p.len), value);
-      continue;
-    }
-    uint32_t& slot = tbl24_[addr >> 8];
-    if (!(slot & kExtended)) {
-      const size_t group = tbl8_.size() >> 8;
-      tbl8_.resize(tbl8_.size() + 256, slot);
-      slot = kExtended | static_cast<uint32_t>(group);
-    }
-    const size_t base = (static_cast<size_t>(slot & ~kExtended) << 8) | (addr & 0xFF);
-    std::fill_n(tbl8_.begin() + static_cast<ptrdiff_t>(base), size_t{1} << (32 - p.len), value);
+    v4_.insert(addr, p.len, encode(p.asn));
   }
+  v4_.shrink();
 
   // IPv6: a step function over the address space. Sorted by start, then
   // shorter first, prefixes are disjoint or nested in those still open.
@@ -228,7 +209,6 @@ PrefixTable::PrefixTable(const std::vector<Pfx2asPrefix>& prefixes)
   v6_asn_.resize(w);
   v6_start_.shrink_to_fit();
   v6_asn_.shrink_to_fit();
-  tbl8_.shrink_to_fit();
 }
 
 uint32_t PrefixTable::lookup_v6(const uint8_t addr[16]) const {

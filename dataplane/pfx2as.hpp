@@ -9,10 +9,8 @@
 // exactly one; a longest match on a multi-origin or AS-set prefix tags 0.
 //
 // The table is immutable once built, and a lookup neither allocates nor
-// locks. IPv4 is a DIR-24-8 table (the layout of DPDK's rte_lpm: one read for
-// prefixes up to /24, two for longer ones) of our own, since rte_lpm and
-// rte_fib need the DPDK EAL and its memory (see README "Tag providers").
-// IPv6 is a sorted array of disjoint address ranges, binary searched.
+// locks. IPv4 is a DIR-24-8 table (dataplane/dir24.hpp); IPv6 is a sorted
+// array of disjoint address ranges, binary searched.
 #pragma once
 
 #include <array>
@@ -23,6 +21,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "dataplane/dir24.hpp"
 
 namespace privateer {
 
@@ -57,28 +57,21 @@ class PrefixTable {
   // The origin AS of the longest prefix holding the address; 0 when none
   // does or that prefix has more than one origin.
   uint32_t lookup_v4(uint32_t addr_host_order) const {
-    uint32_t e = tbl24_[addr_host_order >> 8];
-    if (e & kExtended) e = tbl8_[(static_cast<size_t>(e & ~kExtended) << 8) | (addr_host_order & 0xFF)];
+    uint32_t e = v4_.lookup(addr_host_order);
     if (e >= kLarge) [[unlikely]] e = large_[e - kLarge];
     return e;
   }
+  void prefetch_v4(uint32_t addr_host_order) const { v4_.prefetch(addr_host_order); }
   uint32_t lookup_v6(const uint8_t addr[16]) const;
 
   size_t v4_prefixes() const { return v4_count_; }
   size_t v6_prefixes() const { return v6_count_; }
 
  private:
-  // An entry is the AS itself; kLarge + i for an AS of 2^30 or more
-  // (large_[i]: none is allocated yet but the 4-byte private-use range);
-  // in tbl24 also kExtended | g: the entries of that /24 are tbl8 group g
-  // (256 entries, for prefixes longer than /24).
-  static constexpr uint32_t kExtended = 0x80000000u;
+  // An IPv4 entry is the AS itself, or kLarge + i for an AS of 2^30 or more
+  // (large_[i]: none is allocated yet but the 4-byte private-use range).
   static constexpr uint32_t kLarge = 0x40000000u;
-  struct Free {
-    void operator()(uint32_t* p) const;
-  };
-  std::unique_ptr<uint32_t[], Free> tbl24_;   // 1 << 24 entries, from calloc: untouched pages stay unmapped
-  std::vector<uint32_t> tbl8_;    // 256 per group
+  Dir24 v4_;
   std::vector<uint32_t> large_;
   size_t v4_count_ = 0;
   size_t v6_count_ = 0;
