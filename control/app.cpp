@@ -387,8 +387,12 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
 
   // Tag tables before anything is opened: a bad file stops the run here.
   std::unique_ptr<TagTablesHandle> tag_tables;
+  const auto tables_t0 = Clock::now();
   if (auto tables = build_tag_tables(cfg)) {
     for (const auto& l : describe_tag_tables(cfg, *tables)) log_info(l);
+    char took[64];
+    std::snprintf(took, sizeof took, "tag tables built in %.3f s", seconds_since(tables_t0));
+    log_info(took);
     tag_tables = std::make_unique<TagTablesHandle>(tables, cfg.threads);
   }
   // SIGHUP rebuilds them from the same files on the reloader's thread.
@@ -682,9 +686,11 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   sum << elapsed << " s (" << human_rate(d.packets.load() / (elapsed > 0 ? elapsed : 1)) << " pkt/s), "
       << cfg.threads << " worker(s)\n";
   const double proc = rt.processing_seconds();
+  sum.precision(3);
   sum << "  analysis (read, decode, plugins) done after " << proc << " s ("
       << human_rate(d.packets.load() / (proc > 0 ? proc : 1)) << " pkt/s); the last merge and write took "
       << (elapsed - proc) << " s\n";
+  sum.precision(2);
   uint64_t errors = 0;
   std::ostringstream errs;
   for (size_t e = 1; e < kDecodeErrorCount; ++e) {

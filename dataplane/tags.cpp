@@ -43,19 +43,6 @@ std::shared_ptr<const TagTables> TagTablesHandle::current() const {
   return owner_;
 }
 
-namespace {
-
-// The origin AS of each packet's source address (PacketView::asn).
-void tag_origin_as(const PrefixTable& table, PacketView* views, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    PacketView& v = views[i];
-    if (v.is_ipv4()) v.asn = table.lookup_v4(v.src.v4);
-    else if (v.is_ipv6()) v.asn = table.lookup_v6(v.src.v6);
-  }
-}
-
-}  // namespace
-
 TagStage::TagStage(const TagSettings& settings, TagTablesHandle* tables, unsigned worker)
     : settings_(settings), tables_(tables), worker_(worker) {
   if (tables_ && tables_->current()->geo) geo_cache_ = std::make_unique<GeoCache>();
@@ -63,21 +50,41 @@ TagStage::TagStage(const TagSettings& settings, TagTablesHandle* tables, unsigne
 
 TagStage::~TagStage() = default;
 
-// The continent and country of each packet's source address, through the
-// worker's cache.
-void TagStage::tag_geolocation(const TagTables& tables, PacketView* views, size_t n) {
-  if (!geo_cache_) geo_cache_ = std::make_unique<GeoCache>();   // once: tables with a database came with a reload
-  if (tables.generation != geo_generation_) {
-    geo_cache_->clear();
-    geo_generation_ = tables.generation;
+// The origin AS (PacketView::asn) and the continent and country of each
+// packet's source address. The IPv4 tables' entries of the whole burst are
+// prefetched first, so that their cache misses overlap instead of queueing
+// (measured: twice as fast as prefetching 16 packets ahead).
+// IPv6 geolocation goes through the worker's cache.
+void TagStage::tag_sources(const TagTables& tables, PacketView* views, size_t n) {
+  const PrefixTable* pfx = tables.pfx2as.get();
+  const GeoDatabase* geo = tables.geo.get();
+  if (geo) {
+    if (!geo_cache_) geo_cache_ = std::make_unique<GeoCache>();   // once: tables with a database came with a reload
+    if (tables.generation != geo_generation_) {
+      geo_cache_->clear();
+      geo_generation_ = tables.generation;
+    }
   }
-  const GeoDatabase& db = *tables.geo;
+  const bool geo_flat = geo && geo->indexed_v4();
+  for (size_t i = 0; i < n; ++i) {
+    if (!views[i].is_ipv4()) continue;
+    if (pfx) pfx->prefetch_v4(views[i].src.v4);
+    if (geo_flat) geo->prefetch_v4(views[i].src.v4);
+  }
   for (size_t i = 0; i < n; ++i) {
     PacketView& v = views[i];
     GeoAnswer a;
-    if (v.is_ipv4()) a = geo_cache_->lookup_v4(db, v.src.v4);
-    else if (v.is_ipv6()) a = geo_cache_->lookup_v6(db, v.src.v6);
-    else continue;
+    if (v.is_ipv4()) {
+      if (pfx) v.asn = pfx->lookup_v4(v.src.v4);
+      if (!geo) continue;
+      a = geo_flat ? geo->lookup_v4(v.src.v4) : geo_cache_->lookup_v4(*geo, v.src.v4);
+    } else if (v.is_ipv6()) {
+      if (pfx) v.asn = pfx->lookup_v6(v.src.v6);
+      if (!geo) continue;
+      a = geo_cache_->lookup_v6(*geo, v.src.v6);
+    } else {
+      continue;
+    }
     std::memcpy(v.continent, a.continent, 2);
     std::memcpy(v.country, a.country, 2);
   }
@@ -92,8 +99,7 @@ size_t TagStage::process(PacketView* views, const uint8_t** data, size_t n) {
   count(views, n);
   if (settings_.removes()) n = remove(views, data, n);
   // The lookups only for the packets kept.
-  if (tables && tables->pfx2as) tag_origin_as(*tables->pfx2as, views, n);
-  if (tables && tables->geo) tag_geolocation(*tables, views, n);
+  if (tables && (tables->pfx2as || tables->geo)) tag_sources(*tables, views, n);
   return n;
 }
 

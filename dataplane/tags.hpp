@@ -152,11 +152,12 @@ class TagStage {
   unsigned worker_;
   bool holding_ = false;      // acquired tables since the last idle()
   TagCounters counters_;
-  // Made with the first tables that hold a geolocation database; cleared
+  // IPv6 geolocation answers (and IPv4 ones for a database without an IPv4
+  // index). Made with the first tables that hold a database; cleared
   // whenever the worker picks up tables of another generation.
   std::unique_ptr<GeoCache> geo_cache_;
   uint64_t geo_generation_ = 0;
-  void tag_geolocation(const TagTables& tables, PacketView* views, size_t n);
+  void tag_sources(const TagTables& tables, PacketView* views, size_t n);
 };
 
 }  // namespace privateer

@@ -1,8 +1,9 @@
 // libFuzzer harness for MaxMind databases through GeoDatabase
 // (dataplane/geo.hpp): the input is the .mmdb file, written to a memfd that
-// libmaxminddb opens by its /proc/self/fd path. What opens is looked up at
-// a few IPv4 and IPv6 addresses, directly and through a GeoCache; an
-// answer's codes must be two letters or digits, or unknown. Built by meson with -Dfuzz=true and run by
+// libmaxminddb opens by its /proc/self/fd path. What opens is indexed
+// (GeoDatabase::index_ipv4) and looked up at a few IPv4 and IPv6 addresses,
+// directly and through a GeoCache; an answer's codes must be two letters or
+// digits, or unknown, and an IPv4 answer of the index must be libmaxminddb's. Built by meson with -Dfuzz=true and run by
 // scripts/fuzz.sh mmdb.
 #include <sys/mman.h>
 #include <unistd.h>
@@ -10,21 +11,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "dataplane/geo.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 
 using namespace privateer;
 
 namespace {
-
-#define REQUIRE(cond)                                                      \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      std::fprintf(stderr, "fuzz_mmdb: broken: %s\n", #cond);              \
-      __builtin_trap();                                                    \
-    }                                                                      \
-  } while (0)
 
 bool alnum(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
@@ -48,11 +43,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     off += static_cast<size_t>(w);
   }
   try {
-    const GeoDatabase db(path);
+    GeoDatabase db(path);
+    db.index_ipv4();
     static GeoCache cache;   // allocated once, as in a worker
     cache.clear();
-    for (uint32_t a : {0u, 0x027DA0D8u /* 2.125.160.216 */, 0x51024590u, 0xFFFFFFFFu, 0x0A000001u}) {
-      check(db.lookup_v4(a));
+    for (uint32_t a : {0u, 0x027DA0D8u /* 2.125.160.216 */, 0x51024590u, 0xFFFFFFFFu, 0x0A000001u, 0x0A000081u}) {
+      const GeoAnswer got = db.lookup_v4(a), tree = db.lookup_v4_tree(a);
+      check(got);
+      REQUIRE(std::memcmp(&got, &tree, sizeof got) == 0);
       check(cache.lookup_v4(db, a));
     }
     const uint8_t v6[][16] = {{0},
