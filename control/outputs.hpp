@@ -115,6 +115,9 @@ class OutputManager : public OutputProvider {
   OutputManager(OutputSettings s, unsigned workers);
   AvroStream& avro_stream(const std::string& stream, const std::string& schema_json,
                           const AvroStreamOptions& options) override;
+  TimeseriesWriter& timeseries() override { return timeseries_ ? *timeseries_ : OutputProvider::timeseries(); }
+  // The run's timeseries sinks; until set, none.
+  void set_timeseries(std::unique_ptr<TimeseriesWriter> w) { timeseries_ = std::move(w); }
   void begin_interval(const IntervalInfo& iv);
   void end_interval(const IntervalInfo& iv);
   void finish();
@@ -143,6 +146,7 @@ class OutputManager : public OutputProvider {
   FileNamer namer_;
   bool named_ = false;           // namer_ told the number of streams
   std::vector<std::unique_ptr<RotatingAvroStream>> streams_;
+  std::unique_ptr<TimeseriesWriter> timeseries_;
 };
 
 }  // namespace privateer

@@ -38,6 +38,33 @@ struct AvroStreamOptions {
   std::optional<AvroCodec> codec;
 };
 
+// One metric's tallies in one interval, as corsaro3's report plugin has
+// them. A timeseries sink writes it as libtimeseries keys
+// (`<label>.<metric>[.<value>].<field>`, fields uniq_src_ip, uniq_dst_ip,
+// uniq_src_asn, pkt_cnt, ip_len), an InfluxDB point, and so on.
+struct TimeseriesRow {
+  std::string metric;   // corsaro3's metric name: "overall", "traffic.protocol", "geo.maxmind.EU" ...
+  std::string value;    // the metric's value in its class: "6", "DE" ...; empty for "overall"
+  uint64_t uniq_src_ip = 0;
+  uint64_t uniq_dst_ip = 0;
+  uint64_t uniq_src_asn = 0;
+  uint64_t pkt_cnt = 0;
+  uint64_t byte_cnt = 0;   // IP bytes (libtimeseries field "ip_len")
+};
+
+// The run's timeseries sinks (config key `libtimeseriesbackends`) behind one
+// writer. write_interval hands over one interval's rows and returns at once:
+// each sink queues them (bounded) and sends them on its own thread, so a slow
+// or dead sink never holds up the merge.
+class TimeseriesWriter {
+ public:
+  virtual ~TimeseriesWriter() = default;
+  // `label`: the plugin's output_row_label; `ts`: the interval's start, unix seconds.
+  virtual void write_interval(const std::string& label, uint64_t ts, std::vector<TimeseriesRow> rows) = 0;
+  // The number of sinks configured; with none, write_interval sends nothing.
+  virtual size_t sinks() const = 0;
+};
+
 // What the control plane offers a plugin at start-up.
 class OutputProvider {
  public:
@@ -45,6 +72,16 @@ class OutputProvider {
   // `stream` names the output (it fills %P in the output template).
   virtual AvroStream& avro_stream(const std::string& stream, const std::string& schema_json,
                                   const AvroStreamOptions& options) = 0;
+  // The run's timeseries sinks, shared by every plugin that writes rows
+  // (default: none).
+  virtual TimeseriesWriter& timeseries() {
+    struct None : TimeseriesWriter {
+      void write_interval(const std::string&, uint64_t, std::vector<TimeseriesRow>) override {}
+      size_t sinks() const override { return 0; }
+    };
+    static None none;
+    return none;
+  }
 };
 
 // Runs independent pieces of a merge side by side on the control plane's
