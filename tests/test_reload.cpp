@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <regex>
 #include <set>
 #include <utility>
@@ -118,11 +119,6 @@ size_t count_of(const std::string& text, const std::string& what) {
   return n;
 }
 
-// Whether this build reads tagproviders' pfx2as (the providers part).
-bool pfx2as_supported(const fs::path& cfg, std::string* why) {
-  return run_command(quote(privateer_bin()) + " -c " + quote(cfg) + " --check-config", why) == 0;
-}
-
 // Checks every record of the flowtuple files in `dir` with pyasn: prints
 // "records=N bad=B late_bad=L packets_table0=P0 packets_table1=P1" (late:
 // time >= `after`, which must match table `final_variant`; Pv: packets of
@@ -159,27 +155,59 @@ print("records=%d bad=%d late_bad=%d packets_table0=%d packets_table1=%d" % (n, 
   return out;
 }
 
+// What each reload test starts from: the tools it needs, a generated capture
+// and its packet index, a FIFO the run will read it from and, with tables,
+// the two prefix tables of `seed` with table 0 at the configured path.
+struct ReloadRun {
+  TempDir tmp;
+  fs::path cap, live;
+  uint64_t want = 0;
+  PcapIndex ix;
+  std::unique_ptr<FifoWriter> fifo;
+
+  // The reason to skip the test, or "" once everything is set up.
+  std::string setup(bool tables, uint64_t seed = 0) {
+    if (run_command("command -v avrocat && command -v capinfos") != 0) return "avrocat or capinfos missing";
+    if (tables && run_command("/usr/bin/python3 -c 'import pyasn, avro.datafile'") != 0) {
+      return "python3-pyasn or python3-avro missing";
+    }
+    cap = make_capture(tmp.path);
+    if (cap.empty()) return "perf/gen_telescope not built";
+    want = capture_packets(cap);
+    ix = index_pcap(cap);
+    if (tables) {
+      write_tables(tmp.path, 0, seed);
+      write_tables(tmp.path, 1, seed);
+      live = tmp.path / "pfx2as.txt";
+      fs::copy_file(tmp.path / "pfx2as-0.txt", live);
+    }
+    fifo = std::make_unique<FifoWriter>(tmp.path / "in.pcap");
+    return "";
+  }
+  // The config reading the FIFO, tagging with the live table.
+  fs::path config(const std::string& prometheus = "{enabled: no}") const {
+    return write_config(tmp.path, tmp.path / "in.pcap", live, prometheus);
+  }
+};
+
+#define SETUP_OR_SKIP(run, ...)                            \
+  do {                                                     \
+    const std::string why_ = (run).setup(__VA_ARGS__);     \
+    if (!why_.empty()) GTEST_SKIP() << why_;               \
+  } while (0)
+
 }  // namespace
 
 TEST(Reload, TwentySighupsSwapPfx2asWithoutLoss) {
-  if (run_command("command -v avrocat && command -v capinfos") != 0) GTEST_SKIP() << "avrocat or capinfos missing";
-  if (run_command("/usr/bin/python3 -c 'import pyasn, avro.datafile'") != 0) {
-    GTEST_SKIP() << "python3-pyasn or python3-avro missing";
-  }
-  TempDir tmp;
-  const fs::path cap = make_capture(tmp.path);
-  if (cap.empty()) GTEST_SKIP() << "perf/gen_telescope not built";
-  const uint64_t want = capture_packets(cap);
-  const PcapIndex ix = index_pcap(cap);
+  ReloadRun r;
+  SETUP_OR_SKIP(r, true, 1);
+  const TempDir& tmp = r.tmp;
+  const fs::path &cap = r.cap, &live = r.live;
+  const uint64_t want = r.want;
+  const PcapIndex& ix = r.ix;
+  FifoWriter& fifo = *r.fifo;
   ASSERT_EQ(ix.sec.size(), want);
-  write_tables(tmp.path, 0, 1);
-  write_tables(tmp.path, 1, 1);
-  const fs::path live = tmp.path / "pfx2as.txt";
-  fs::copy_file(tmp.path / "pfx2as-0.txt", live);
-  FifoWriter fifo(tmp.path / "in.pcap");
-  const fs::path cfg = write_config(tmp.path, tmp.path / "in.pcap", live);
-  std::string why;
-  if (!pfx2as_supported(cfg, &why)) GTEST_SKIP() << "this build does not read tagproviders pfx2as yet: " << why;
+  const fs::path cfg = r.config();
 
   const fs::path log = tmp.path / "run.out";
   BackgroundRun run({"-c", cfg.string()}, log);
@@ -228,23 +256,14 @@ TEST(Reload, TwentySighupsSwapPfx2asWithoutLoss) {
 // config key, and the run goes on with the tables it had (and the next good
 // file loads).
 TEST(Reload, BadFileKeepsTheOldTables) {
-  if (run_command("command -v avrocat && command -v capinfos") != 0) GTEST_SKIP() << "avrocat or capinfos missing";
-  if (run_command("/usr/bin/python3 -c 'import pyasn, avro.datafile'") != 0) {
-    GTEST_SKIP() << "python3-pyasn or python3-avro missing";
-  }
-  TempDir tmp;
-  const fs::path cap = make_capture(tmp.path);
-  if (cap.empty()) GTEST_SKIP() << "perf/gen_telescope not built";
-  const uint64_t want = capture_packets(cap);
-  const PcapIndex ix = index_pcap(cap);
-  write_tables(tmp.path, 0, 2);
-  write_tables(tmp.path, 1, 2);
-  const fs::path live = tmp.path / "pfx2as.txt";
-  fs::copy_file(tmp.path / "pfx2as-0.txt", live);
-  FifoWriter fifo(tmp.path / "in.pcap");
-  const fs::path cfg = write_config(tmp.path, tmp.path / "in.pcap", live, "{listen: \"127.0.0.1:0\"}");
-  std::string why;
-  if (!pfx2as_supported(cfg, &why)) GTEST_SKIP() << "this build does not read tagproviders pfx2as yet: " << why;
+  ReloadRun r;
+  SETUP_OR_SKIP(r, true, 2);
+  const TempDir& tmp = r.tmp;
+  const fs::path &cap = r.cap, &live = r.live;
+  const uint64_t want = r.want;
+  const PcapIndex& ix = r.ix;
+  FifoWriter& fifo = *r.fifo;
+  const fs::path cfg = r.config("{listen: \"127.0.0.1:0\"}");
   const bool have_curl = run_command("command -v curl") == 0;
   const fs::path log = tmp.path / "run.out";
   BackgroundRun run({"-c", cfg.string()}, log);
@@ -279,13 +298,13 @@ TEST(Reload, BadFileKeepsTheOldTables) {
 // Without tag tables SIGHUP only reopens the log and says there is nothing
 // to reload; the run goes on and loses nothing.
 TEST(Reload, SighupWithoutTagTablesChangesNothing) {
-  if (run_command("command -v avrocat && command -v capinfos") != 0) GTEST_SKIP() << "avrocat or capinfos missing";
-  TempDir tmp;
-  const fs::path cap = make_capture(tmp.path);
-  if (cap.empty()) GTEST_SKIP() << "perf/gen_telescope not built";
-  const uint64_t want = capture_packets(cap);
-  const PcapIndex ix = index_pcap(cap);
-  FifoWriter fifo(tmp.path / "in.pcap");
+  ReloadRun r;
+  SETUP_OR_SKIP(r, false);
+  const TempDir& tmp = r.tmp;
+  const fs::path& cap = r.cap;
+  const uint64_t want = r.want;
+  const PcapIndex& ix = r.ix;
+  FifoWriter& fifo = *r.fifo;
   const fs::path cfg = tmp.path / "privateer.yaml";
   std::ofstream(cfg) << "packetsource: " << (tmp.path / "in.pcap").string()
                      << "\ninterval: 60\nrotatefreq: 0\nthreads: 2\nouttemplate: " << (tmp.path / "%P-%s.avro").string()
@@ -329,8 +348,6 @@ TEST(FlowtupleTags, GeoAndAsFieldsMatchMmdblookupAndPyasn) {
                      << (tmp.path / "%P-%s.avro").string() << "\nprogress: no\nprometheus: {enabled: no}\n"
                      << "tagproviders:\n  - pfx2as:\n      prefixfile: " << (tmp.path / "pfx2as-0.txt").string()
                      << "\n  - maxmind:\n      directory: " << mmdb.string() << "\nplugins:\n  - flowtuple\n";
-  std::string why;
-  if (!pfx2as_supported(cfg, &why)) GTEST_SKIP() << "this build does not read tagproviders yet: " << why;
   std::string out;
   ASSERT_EQ(run_command(quote(privateer_bin()) + " -c " + quote(cfg), &out), 0) << out;
   const fs::path script = tmp.path / "geo.py";
