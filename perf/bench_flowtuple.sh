@@ -29,42 +29,28 @@ export LC_ALL=C
 [ -n "${EPOCHREALTIME:-}" ] || { echo "bench_flowtuple: needs bash >= 5 (EPOCHREALTIME)" >&2; exit 1; }
 
 die() { echo "bench_flowtuple: ERROR: $*" >&2; exit 1; }
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=perf/bench_lib.sh
+. "$ROOT/perf/bench_lib.sh"   # helpers: f, fmt, mib, measure, measure_median, report; TIME
 
 PACKETS_ARG=${1:-10000000}
 [ $# -gt 0 ] && shift
 THREADS=${*:-1 2}
 SEED=${SEED:-1}
 
-PACKETS=$(awk -v s="$PACKETS_ARG" 'BEGIN {
-  m = 1; u = substr(s, length(s));
-  if (u == "k" || u == "K") m = 1e3; else if (u == "m" || u == "M") m = 1e6; else if (u == "g" || u == "G") m = 1e9;
-  if (m != 1) s = substr(s, 1, length(s) - 1);
-  if (s !~ /^[0-9]+(\.[0-9]+)?$/) exit 1;
-  printf "%d", s * m + 0.5 }') || die "bad PACKETS '$PACKETS_ARG'"
+PACKETS=$(count_arg "$PACKETS_ARG") || die "bad PACKETS '$PACKETS_ARG'"
 [ "$PACKETS" -gt 0 ] || die "PACKETS must be > 0"
 for t in $THREADS; do [[ "$t" =~ ^[1-9][0-9]*$ ]] || die "bad thread count '$t'"; done
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${BUILD:-build}
-if [[ "$BUILD" != /* ]]; then
-  if [ -d "$BUILD" ]; then BUILD=$(cd "$BUILD" && pwd); else BUILD="$ROOT/$BUILD"; fi
-fi
+BUILD=$(abs_build "$ROOT")
 GEN="$BUILD/perf/gen_telescope"
 BASELINE="$BUILD/perf/pcap_baseline"
 PRIVATEER=${PRIVATEER:-$BUILD/control/privateer}
-# shellcheck source=perf/bench_lib.sh
-. "$ROOT/perf/bench_lib.sh"   # helpers: f, fmt, mib, measure, measure_median, report; TIME
 
 [ -x "$TIME" ] || die "$TIME (GNU time) is required for peak-RSS measurement (apt-get install time)"
 [ -x "$BASELINE" ] || die "$BASELINE not found; build it: ninja -C $BUILD perf/pcap_baseline"
 
-if [ -n "${WORKDIR:-}" ]; then
-  mkdir -p "$WORKDIR"
-  W=$(cd "$WORKDIR" && pwd)
-else
-  W=$(mktemp -d "${TMPDIR:-/tmp}/privateer-bench.XXXXXX")
-  if [ "${KEEP:-0}" != 1 ]; then trap 'rm -rf "$W"' EXIT; fi
-fi
+work_dir privateer-bench
 
 # ---------------------------------------------------------------- machine
 

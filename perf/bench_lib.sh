@@ -1,5 +1,6 @@
 # Helpers shared by the perf/ benchmarks (sourced, not run). The caller sets
-# W (work directory) and may set REPEAT (runs per measurement, default 3).
+# W (work directory, e.g. with work_dir) and may set REPEAT (runs per
+# measurement, default 3).
 
 # f EXPR: evaluate a floating-point awk expression.
 f() { awk "BEGIN { printf \"%.6f\", $1 }"; }
@@ -7,6 +8,41 @@ fmt() { awk -v v="$1" -v p="${2:-0}" 'BEGIN { printf "%.*f", p, v }'; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 
 TIME=/usr/bin/time
+
+# count_arg S: the count S names, k/M/G suffixes accepted ("10M", "2.5k");
+# fails on anything else.
+count_arg() {
+  awk -v s="$1" 'BEGIN {
+    m = 1; u = substr(s, length(s));
+    if (u == "k" || u == "K") m = 1e3; else if (u == "m" || u == "M") m = 1e6; else if (u == "g" || u == "G") m = 1e9;
+    if (m != 1) s = substr(s, 1, length(s) - 1);
+    if (s !~ /^[0-9]+(\.[0-9]+)?$/) exit 1;
+    printf "%d", s * m + 0.5 }'
+}
+
+# abs_build ROOT: $BUILD (default build), relative to the current directory
+# when it exists there, else to ROOT, as an absolute path.
+abs_build() {
+  local b=${BUILD:-build}
+  if [[ "$b" != /* ]]; then
+    if [ -d "$b" ]; then b=$(cd "$b" && pwd); else b="$1/$b"; fi
+  fi
+  printf '%s' "$b"
+}
+
+# work_dir NAME: sets W to $WORKDIR (made if needed) or to a fresh
+# ${TMPDIR:-/tmp}/NAME.XXXXXX removed at exit unless KEEP=1.
+work_dir() {
+  if [ -n "${WORKDIR:-}" ]; then
+    mkdir -p "$WORKDIR"; W=$(cd "$WORKDIR" && pwd)
+  else
+    W=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+    if [ "${KEEP:-0}" != 1 ]; then trap 'rm -rf "$W"' EXIT; fi
+  fi
+}
+
+# median: the median of the numbers on stdin, one per line.
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
 # measure NAME CMD...: runs CMD under GNU time; sets RC, WALL_S, RSS_KB.
 # stdout/stderr/time report land in $W/NAME.{out,err,time}.

@@ -25,12 +25,11 @@ set -euo pipefail
 export LC_ALL=C
 [ -n "${EPOCHREALTIME:-}" ] || { echo "bench_output: needs bash >= 5" >&2; exit 1; }
 die() { echo "bench_output: ERROR: $*" >&2; exit 1; }
-
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=perf/bench_lib.sh
 . "$ROOT/perf/bench_lib.sh"
-BUILD=${BUILD:-build}
-[[ "$BUILD" == /* ]] || BUILD="$ROOT/$BUILD"
+
+BUILD=$(abs_build "$ROOT")
 GEN="$BUILD/perf/gen_telescope"
 BASELINE="$BUILD/perf/pcap_baseline"
 PRIVATEER="$BUILD/control/privateer"
@@ -42,12 +41,7 @@ command -v python3 >/dev/null || die "python3 is required for the zlib-9 referen
 SIZES=${*:-2M:3334 10M:100000}
 RUNS=${RUNS:-null deflate:0 deflate:1 deflate:2 deflate:3 snappy zstandard:1 zstandard:3}
 WORKERS=${WORKERS:-1 2}
-if [ -n "${WORKDIR:-}" ]; then
-  mkdir -p "$WORKDIR"; W=$(cd "$WORKDIR" && pwd)
-else
-  W=$(mktemp -d "${TMPDIR:-/tmp}/privateer-bench-output.XXXXXX")
-  [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$W"' EXIT
-fi
+work_dir privateer-bench-output
 
 # zlib9_bytes FILE: the size FILE (a null-codec container) would have with
 # each block compressed by zlib at level 9 (raw deflate), same framing.

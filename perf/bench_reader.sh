@@ -20,12 +20,11 @@ set -euo pipefail
 export LC_ALL=C
 [ -n "${EPOCHREALTIME:-}" ] || { echo "bench_reader: needs bash >= 5" >&2; exit 1; }
 die() { echo "bench_reader: ERROR: $*" >&2; exit 1; }
-
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=perf/bench_lib.sh
 . "$ROOT/perf/bench_lib.sh"
-BUILD=${BUILD:-build}
-[[ "$BUILD" == /* ]] || BUILD="$ROOT/$BUILD"
+
+BUILD=$(abs_build "$ROOT")
 GEN="$BUILD/perf/gen_telescope"
 PRIVATEER="$BUILD/control/privateer"
 READER="$BUILD/control/privateer-read"
@@ -36,12 +35,7 @@ SLICE=${SLICE:-100000}
 SPEC=${1:-2M:3334}
 SIZE=${SPEC%%:*}
 GEN_PPS=${SPEC#*:}; [ "$GEN_PPS" = "$SPEC" ] && GEN_PPS=100000
-if [ -n "${WORKDIR:-}" ]; then
-  mkdir -p "$WORKDIR"; W=$(cd "$WORKDIR" && pwd)
-else
-  W=$(mktemp -d "${TMPDIR:-/tmp}/privateer-bench-reader.XXXXXX")
-  [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$W"' EXIT
-fi
+work_dir privateer-bench-reader
 
 echo "== machine"
 machine_info

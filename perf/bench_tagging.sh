@@ -29,35 +29,22 @@ set -euo pipefail
 export LC_ALL=C
 [ -n "${EPOCHREALTIME:-}" ] || { echo "bench_tagging: needs bash >= 5" >&2; exit 1; }
 die() { echo "bench_tagging: ERROR: $*" >&2; exit 1; }
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=perf/bench_lib.sh
+. "$ROOT/perf/bench_lib.sh"
 
 PACKETS_ARG=${1:-5000000}
 SEED=${SEED:-1}
-PACKETS=$(awk -v s="$PACKETS_ARG" 'BEGIN {
-  m = 1; u = substr(s, length(s));
-  if (u == "k" || u == "K") m = 1e3; else if (u == "m" || u == "M") m = 1e6; else if (u == "g" || u == "G") m = 1e9;
-  if (m != 1) s = substr(s, 1, length(s) - 1);
-  if (s !~ /^[0-9]+(\.[0-9]+)?$/) exit 1;
-  printf "%d", s * m + 0.5 }') || die "bad PACKETS '$PACKETS_ARG'"
+PACKETS=$(count_arg "$PACKETS_ARG") || die "bad PACKETS '$PACKETS_ARG'"
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${BUILD:-build}
-if [[ "$BUILD" != /* ]]; then
-  if [ -d "$BUILD" ]; then BUILD=$(cd "$BUILD" && pwd); else BUILD="$ROOT/$BUILD"; fi
-fi
+BUILD=$(abs_build "$ROOT")
 GEN="$BUILD/perf/gen_telescope"
 PRIVATEER=${PRIVATEER:-$BUILD/control/privateer}
-# shellcheck source=perf/bench_lib.sh
-. "$ROOT/perf/bench_lib.sh"
 [ -x "$TIME" ] || die "$TIME (GNU time) is required"
 [ -x "$GEN" ] || die "$GEN not found; build it: ninja -C $BUILD perf/gen_telescope"
 [ -x "$PRIVATEER" ] || die "$PRIVATEER not found; build it: ninja -C $BUILD control/privateer"
 
-if [ -n "${WORKDIR:-}" ]; then
-  mkdir -p "$WORKDIR"; W=$(cd "$WORKDIR" && pwd)
-else
-  W=$(mktemp -d "${TMPDIR:-/tmp}/privateer-bench-tag.XXXXXX")
-  if [ "${KEEP:-0}" != 1 ]; then trap 'rm -rf "$W"' EXIT; fi
-fi
+work_dir privateer-bench-tag
 
 echo "== machine"
 machine_info
@@ -146,7 +133,6 @@ cat "$F" >/dev/null   # page cache
 echo "== runs"
 # Interleaved (plain, tagged, plain, ...) so that the machine's noise hits
 # both alike; the median of each is kept.
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 declare -A WALLS ANAS RSS_OF
 for ((r = 1; r <= ${REPEAT:-3}; r++)); do
   for name in plain tagged; do
