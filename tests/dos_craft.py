@@ -15,6 +15,8 @@ Targets are 192.0.2.N, N naming the case (tests/test_dos.cpp knows them):
   13 not backscatter (UDP, TCP SYN, echo requests, quoted GRE, IPv6)
   16 30 packets, an idle interval, 30 more     17 one packet a second for 180 s
   18 two first packets at the same time
+  19 SYN-ACKs from 89.160.20.112 (SE in MaxMind's test database)
+  20 port unreachables from router 216.160.83.56 (US) quoting UDP to .20
 Attackers are 10.99.X.Y (many, so that workers split each target), ICMP
 errors come from routers 198.51.100.R. Time starts at T0 = 1699999980, a
 multiple of 60.
@@ -107,6 +109,13 @@ for s in range(180):
 # 18: two first packets at the same microsecond, then 25 more.
 for t in [T0 + 3.25, T0 + 3.25] + spread(25, T0 + 4, T0 + 9):
     tcp_reply("192.0.2.18", t)
+
+# 19, 20: sources MaxMind's GeoLite2-Country-Test.mmdb knows.
+for i, t in enumerate(spread(30, T0 + 11, T0 + 14)):
+    tcp_reply("89.160.20.112", t)
+    a = attacker()
+    icmp_error(t, "216.160.83.56", a, ICMP(type=3, code=3),
+               IP(src=a, dst="192.0.2.20") / UDP(sport=rnd.randrange(1024, 65536), dport=123))
 
 frames.sort(key=lambda p: p.time)
 wrpcap(sys.argv[1], frames)

@@ -2,10 +2,12 @@
 """An independent oracle for the dos plugin, and a reader of its output.
 
   dos_oracle.py expect CAPTURE... [--interval S] [--min-packets N] [--min-duration S]
-                [--min-rate N] [--window S] [--slide S]
+                [--min-rate N] [--window S] [--slide S] [--mmdb FILE]
       prints, one per line, the records corsaro3's dos plugin (its latest
       corsaro_dos.c, as README "dos plugin" describes it) writes for the
-      captures read in order, computed packet by packet from scapy's parse.
+      captures read in order, computed packet by packet from scapy's parse;
+      with --mmdb, maxmind_* are the continent and country mmdblookup (mmdb-bin)
+      finds in FILE for the source of the vector's first packet.
   dos_oracle.py read AVRO...
       prints the records of dos Avro files (python3-avro) in the same format.
 
@@ -95,6 +97,16 @@ class Vector:
         self.buckets = {}
 
 
+def geo(mmdb, ip):
+    import subprocess
+
+    def get(*path):
+        r = subprocess.run(["mmdblookup", "-f", mmdb, "-i", ip] + list(path), capture_output=True, text=True)
+        parts = r.stdout.split('"')
+        return parts[1] if r.returncode == 0 and len(parts) > 2 and len(parts[1]) == 2 else "??"
+    return get("continent", "code"), get("country", "iso_code")
+
+
 def expect(args):
     from scapy.layers.inet import IP
     from scapy.utils import PcapReader
@@ -117,6 +129,7 @@ def expect(args):
             if (v.max_rate >= args.min_rate and v.packets >= args.min_packets
                     and v.latest - v.start >= args.min_duration * 1000000):
                 raw = v.first[1]
+                continent, country = geo(args.mmdb, v.first[4]) if args.mmdb else ("??", "??")
                 out.append({
                     "bin_timestamp": start, "initial_packet_len": len(raw), "target_ip": key[0],
                     "target_protocol": key[1], "attacker_ip_cnt": len(v.attackers),
@@ -125,7 +138,7 @@ def expect(args):
                     "max_ppm_interval": v.max_rate, "start_time_sec": v.start // 1000000,
                     "start_time_usec": v.start % 1000000, "latest_time_sec": v.latest // 1000000,
                     "latest_time_usec": v.latest % 1000000, "first_attack_port": v.first[2],
-                    "first_target_port": v.first[3], "maxmind_continent": "??", "maxmind_country": "??",
+                    "first_target_port": v.first[3], "maxmind_continent": continent, "maxmind_country": country,
                     "initial_packet": raw})
 
     for capture in args.captures:
@@ -143,7 +156,7 @@ def expect(args):
                 continue
             target, proto, aport, tport, mismatch = c
             v = vectors.setdefault((target, proto), Vector())
-            first = (us, raw, aport, tport)
+            first = (us, raw, aport, tport, pkt[IP].src)
             if v.first is None or (first[0], first[1]) < (v.first[0], v.first[1]):
                 v.first = first
             v.start = v.first[0]
@@ -182,6 +195,7 @@ def main():
     e.add_argument("--min-rate", type=int, default=30)
     e.add_argument("--window", type=int, default=60)
     e.add_argument("--slide", type=int, default=10)
+    e.add_argument("--mmdb")
     r = sub.add_parser("read")
     r.add_argument("files", nargs="*")
     args = ap.parse_args()

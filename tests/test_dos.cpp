@@ -41,9 +41,10 @@ std::string oracle_flag(const std::string& option) {
 bool have_tools() { return have(std::string(kPython) + " -c 'import scapy.all, avro.datafile'"); }
 
 // The oracle's records for `capture`.
-std::string expected(const fs::path& capture, uint32_t interval, const Options& opts) {
+// `mmdb`: the MaxMind database the run tags with (none: empty).
+std::string expected(const fs::path& capture, uint32_t interval, const Options& opts, const fs::path& mmdb) {
   std::string cmd = std::string(kPython) + " " + script("dos_oracle.py") + " expect " + quote(capture) +
-                    " --interval " + std::to_string(interval);
+                    " --interval " + std::to_string(interval) + (mmdb.empty() ? "" : " --mmdb " + quote(mmdb));
   for (const auto& [k, v] : opts) cmd += " " + oracle_flag(k) + " " + std::to_string(v);
   std::string out;
   EXPECT_EQ(run_stdout(cmd, &out), 0) << cmd;
@@ -52,12 +53,15 @@ std::string expected(const fs::path& capture, uint32_t interval, const Options& 
 
 // The records privateer writes for `capture` with `threads` workers, read
 // back with python3-avro.
-std::string privateer_records(const fs::path& capture, uint32_t interval, const Options& opts, unsigned threads) {
+std::string privateer_records(const fs::path& capture, uint32_t interval, const Options& opts, unsigned threads,
+                              const fs::path& mmdb) {
   TempDir tmp("privateer-dos");
   std::ofstream cfg(tmp.path / "c.yaml");
   cfg << "packetsource: " << capture.string() << "\ninterval: " << interval << "\nthreads: " << threads
       << "\nouttemplate: " << (tmp.path / "out" / "%P-%s").string()
-      << "\nprometheus: {enabled: no}\nprogress: no\nplugins:\n  - dos:\n";
+      << "\nprometheus: {enabled: no}\nprogress: no\n";
+  if (!mmdb.empty()) cfg << "tagproviders:\n  - maxmind:\n      directory: " << mmdb.string() << "\n";
+  cfg << "plugins:\n  - dos:\n";
   for (const auto& [k, v] : opts) cfg << "      " << k << ": " << v << "\n";
   cfg.close();
   std::string log;
@@ -74,10 +78,10 @@ std::string privateer_records(const fs::path& capture, uint32_t interval, const 
 // Runs `capture` with 1, 2 and 4 workers, each against the oracle; returns
 // the records as fields.
 std::vector<std::vector<std::string>> check_capture(const fs::path& capture, uint32_t interval,
-                                                    const Options& opts) {
-  const std::string want = expected(capture, interval, opts);
+                                                    const Options& opts, const fs::path& mmdb = {}) {
+  const std::string want = expected(capture, interval, opts, mmdb);
   for (unsigned threads : {1u, 2u, 4u}) {
-    EXPECT_EQ(privateer_records(capture, interval, opts, threads), want)
+    EXPECT_EQ(privateer_records(capture, interval, opts, threads, mmdb), want)
         << capture << " with " << threads << " workers";
   }
   std::vector<std::vector<std::string>> recs;
@@ -174,6 +178,27 @@ TEST(DosCrafted, ThresholdsQuotesAndExpiryForAnyWorkerCount) {
       EXPECT_EQ(f[7], "30");   // a new vector
     }
   }
+}
+
+// maxmind_continent and maxmind_country: the tags of the source of the
+// vector's first packet (the victim, or the router of an ICMP error).
+TEST(DosCrafted, MaxmindTagsOfTheFirstPacket) {
+  if (!have_tools() || !have("command -v mmdblookup")) GTEST_SKIP() << "scapy, python3-avro or mmdb-bin missing";
+  const auto shared = shared_dir();
+  if (!shared || !fs::exists(*shared / "geo" / "GeoLite2-Country-Test.mmdb")) {
+    GTEST_SKIP() << "../shared/geo/GeoLite2-Country-Test.mmdb not present";
+  }
+  TempDir tmp("privateer-dos-geo");
+  const fs::path pcap = tmp.path / "crafted.pcap";
+  ASSERT_EQ(run_command(std::string(kPython) + " " + script("dos_craft.py") + " " + quote(pcap)), 0);
+  const auto recs = check_capture(pcap, 60, {{"min_attack_packet_rate", 1}, {"min_attack_duration", 0}},
+                                  *shared / "geo" / "GeoLite2-Country-Test.mmdb");
+  std::set<std::tuple<std::string, std::string, std::string>> tags;
+  for (const auto& f : recs) {
+    if (f[2] == "89.160.20.112" || f[2] == "192.0.2.20" || f[2] == "192.0.2.5") tags.emplace(f[2], f[17], f[18]);
+  }
+  const decltype(tags) want = {{"89.160.20.112", "EU", "SE"}, {"192.0.2.20", "NA", "US"}, {"192.0.2.5", "??", "??"}};
+  EXPECT_EQ(tags, want);
 }
 
 // Real captures of the corpus with every vector written (thresholds 1, 0, 1).
