@@ -252,12 +252,24 @@ void DosPlugin::fold(const DosResult& r) {
     Vector& v = vectors_.at(key);
     const uint64_t value = s.value & ((uint64_t{1} << 56) - 1);
     switch (s.value >> 56) {
-      case dos_detail::kAttacker: v.attackers.insert(static_cast<uint32_t>(value)); break;
-      case dos_detail::kAttackPort: v.aports.insert(static_cast<uint32_t>(value)); break;
-      case dos_detail::kTargetPort: v.tports.insert(static_cast<uint32_t>(value)); break;
-      default: v.buckets[value] += s.count; break;
+      case dos_detail::kBucket: v.buckets[value] += s.count; break;
+      default: v.items[s.value >> 56].push_back(static_cast<uint32_t>(value)); break;
     }
   });
+}
+
+// Merges the items appended in this interval into the sorted ones, once
+// each (a worker's are distinct, but several workers may have one).
+void DosPlugin::unite(Vector& v) {
+  for (int k = 0; k < 3; ++k) {
+    std::vector<uint32_t>& x = v.items[k];
+    if (v.sorted[k] == x.size()) continue;
+    const auto mid = x.begin() + static_cast<std::ptrdiff_t>(v.sorted[k]);
+    std::sort(mid, x.end());
+    std::inplace_merge(x.begin(), mid, x.end());
+    x.erase(std::unique(x.begin(), x.end()), x.end());
+    v.sorted[k] = x.size();
+  }
 }
 
 // corsaro3's max rate at the end of the interval starting at `start`: buckets
@@ -293,6 +305,7 @@ std::vector<DosRecord> DosPlugin::merge_records(const IntervalInfo& iv,
       it = vectors_.erase(it);
       continue;
     }
+    unite(v);
     v.max_rate = std::max(v.max_rate, window_max(v, iv.start));
     const uint64_t start_us = v.start_ns / 1000, latest_us = v.latest_ns / 1000;
     if (v.max_rate >= opt_.min_attack_packet_rate && v.packets >= opt_.min_attack_packets &&
@@ -301,9 +314,9 @@ std::vector<DosRecord> DosPlugin::merge_records(const IntervalInfo& iv,
       r.bin_timestamp = iv.start;
       r.target_ip = static_cast<uint32_t>(it->first);
       r.target_protocol = rank_proto(it->first >> 32);
-      r.attacker_ip_cnt = v.attackers.size();
-      r.attack_port_cnt = v.aports.size();
-      r.target_port_cnt = v.tports.size();
+      r.attacker_ip_cnt = v.items[dos_detail::kAttacker].size();
+      r.attack_port_cnt = v.items[dos_detail::kAttackPort].size();
+      r.target_port_cnt = v.items[dos_detail::kTargetPort].size();
       r.packet_cnt = v.packets;
       r.icmp_mismatches = v.mismatches;
       r.byte_cnt = v.bytes;

@@ -41,7 +41,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "plugins/common/avro_encode.hpp"
@@ -170,10 +169,14 @@ class DosPlugin : public Plugin {
     uint16_t first_aport = 0, first_tport = 0;
     char continent[2] = {0, 0}, country[2] = {0, 0};
     std::vector<uint8_t> initial;
-    std::unordered_set<uint32_t> attackers, aports, tports;
+    // Distinct attacker addresses, attack ports, target ports: sorted, and
+    // the interval's new ones appended until unite() merges them in.
+    std::vector<uint32_t> items[3];
+    size_t sorted[3] = {0, 0, 0};
     std::map<uint64_t, uint64_t> buckets;   // bucket start (s) -> packets
   };
   void fold(const DosResult& r);
+  static void unite(Vector& v);
   uint64_t window_max(Vector& v, uint64_t interval_start) const;
 
   DosOptions opt_;
