@@ -221,6 +221,25 @@ TEST(DosCorpus, RealCapturesMatchTheOracle) {
   EXPECT_GT(records, 0u);
 }
 
+// The corpus's SYN-ACK reflection capture, the one whose manifest note
+// says so: every vector written, against the oracle.
+TEST(DosCorpus, SynAckReflectionCapture) {
+  const auto dir = corpus_dir();
+  if (!dir) GTEST_SKIP() << "../shared/corpus not present";
+  if (!have_tools()) GTEST_SKIP() << "python3-scapy or python3-avro not installed";
+  std::vector<fs::path> found;
+  for (const auto& row : read_manifest()) {
+    std::string note = row.count("note") ? row.at("note") : "";
+    for (char& c : note) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const bool reflection = note.find("reflect") != std::string::npos &&
+                            (note.find("syn-ack") != std::string::npos || note.find("synack") != std::string::npos);
+    if (reflection && fs::exists(*dir / row.at("file"))) found.push_back(*dir / row.at("file"));
+  }
+  if (found.empty()) GTEST_SKIP() << "no SYN-ACK reflection capture in ../shared/corpus/MANIFEST.tsv";
+  const Options all = {{"min_attack_packets", 1}, {"min_attack_packet_rate", 1}, {"min_attack_duration", 0}};
+  for (const auto& f : found) EXPECT_FALSE(check_capture(f, 60, all).empty()) << f;
+}
+
 // A victim's Linux stack answers a flood with darknet sources: SYN-ACKs,
 // RSTs, port unreachables and echo replies, captured at the telescope.
 TEST(DosBackscatter, LinuxStackAnsweringASpoofedFlood) {
