@@ -6,12 +6,14 @@
 // capture with scapy (tests/dos_oracle.py), for 1, 2 and 4 workers.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <tuple>
 
+#include "dataplane/decode.hpp"
 #include "plugins/common/options.hpp"
 #include "plugins/dos/dos.hpp"
 #include "plugins/registry.hpp"
@@ -136,6 +138,70 @@ TEST(DosOptions, Corsaro3NamesDefaultsAndErrors) {
   EXPECT_EQ(dynamic_cast<DosPlugin&>(*q).options().rate_window_slide, 20u);
   ASSERT_EQ(q->config_warnings().size(), 1u);
   EXPECT_NE(q->config_warnings()[0].find("'plugins.dos.rate_window_slide' (line 2)"), std::string::npos);
+}
+
+// Any split of a target's packets over workers gives one worker's records:
+// packets dealt round robin over 3 workers (so even one flow is split) and
+// all to one worker, over intervals with an idle one between.
+TEST(DosMerge, AnySplitOverWorkersGivesOneWorkersRecords) {
+  // Ethernet + IPv4 + TCP SYN-ACK from 192.0.2.(1 + i % 3) to 10.99.0.(i % 200).
+  std::vector<std::vector<uint8_t>> frames;
+  std::vector<uint64_t> times;
+  for (int i = 0; i < 600; ++i) {
+    std::vector<uint8_t> f(54, 0);
+    f[12] = 0x08;
+    uint8_t* ip = f.data() + 14;
+    ip[0] = 0x45;
+    ip[3] = 40;
+    ip[8] = 64;
+    ip[9] = 6;
+    const uint8_t src[4] = {192, 0, 2, static_cast<uint8_t>(1 + i % 3)};
+    const uint8_t dst[4] = {10, 99, 0, static_cast<uint8_t>(i % 200)};
+    std::memcpy(ip + 12, src, 4);
+    std::memcpy(ip + 16, dst, 4);
+    uint8_t* tcp = ip + 20;
+    tcp[0] = 0, tcp[1] = 80;
+    tcp[2] = static_cast<uint8_t>(i >> 8), tcp[3] = static_cast<uint8_t>(i);
+    tcp[12] = 0x50;
+    tcp[13] = i % 7 ? 0x12 : 0x04;
+    frames.push_back(f);
+    // 0-199 s, then nothing for 70 s, then 270-...: packets out of order in places.
+    const uint64_t sec = i < 400 ? static_cast<uint64_t>(i / 2) : 270 + static_cast<uint64_t>(i - 400) / 3;
+    times.push_back((1700000040 + sec) * 1000000000ull + static_cast<uint64_t>((i * 7919) % 1000) * 1000000);
+  }
+  const auto run = [&](unsigned workers) {
+    DosPlugin plugin(YAML::Load("{min_attack_packets: 30, min_attack_duration: 20, min_attack_packet_rate: 10, "
+                                "rate_window_size: 30, rate_window_slide: 5}"),
+                     "plugins.dos");
+    std::vector<std::unique_ptr<WorkerProcessor>> ws;
+    for (unsigned w = 0; w < workers; ++w) ws.push_back(plugin.make_worker(w));
+    std::string out;
+    size_t next = 0;
+    for (uint64_t start = 1700000040; start < 1700000040 + 420; start += 60) {
+      for (; next < frames.size() && times[next] / 1000000000ull < start + 60; ++next) {
+        RawPacket raw;
+        raw.data = frames[next].data();
+        raw.caplen = raw.wirelen = static_cast<uint32_t>(frames[next].size());
+        raw.ts_ns = times[next];
+        PacketView v;
+        decode_packet(raw, v);
+        const uint8_t* d = raw.data;
+        ws[next % workers]->process(&v, &d, 1);
+      }
+      std::vector<std::unique_ptr<IntervalResult>> rs;
+      for (auto& w : ws) rs.push_back(w->end_interval(start));
+      for (const DosRecord& r : plugin.merge_records(IntervalInfo{start, start + 60, false}, rs)) {
+        AvroEncoder enc;
+        DosPlugin::encode(r, enc);
+        out += std::string(reinterpret_cast<const char*>(enc.data()), enc.size()) + "\n";
+      }
+    }
+    return out;
+  };
+  const std::string one = run(1);
+  EXPECT_FALSE(one.empty());
+  EXPECT_EQ(run(2), one);
+  EXPECT_EQ(run(3), one);
 }
 
 // Each threshold just met and just missed, each kind of ICMP quote, traffic
