@@ -199,9 +199,8 @@ DosPlugin::DosPlugin(const YAML::Node& options, const std::string& path) : enc_(
     }
     *o.to = *v;
   }
-  for (const char* k : {"rate_window_size", "rate_window_slide"}) {
-    const uint32_t v = std::string(k) == "rate_window_size" ? opt_.rate_window_size : opt_.rate_window_slide;
-    if (v == 0) throw ConfigError(join_key(p, k), line_safe(options[k]), "must be larger than zero");
+  for (const Opt& o : {opts[3], opts[4]}) {   // the window and its slide
+    if (*o.to == 0) throw ConfigError(join_key(p, o.key), line_safe(options[o.key]), "must be larger than zero");
   }
   if (opt_.rate_window_slide > opt_.rate_window_size) {
     warnings_.push_back("config key '" + join_key(p, "rate_window_slide") + "' (line " +
