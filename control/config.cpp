@@ -44,6 +44,9 @@ constexpr KeyReason kIgnoredKeys[] = {
     {"compresslevel", "the Avro deflate level is output.deflate_level"},
     // Worker results are merged before output, always.
     {"mergeoutput", "worker results are always merged into one file per output"},
+    // corsaro3's exampleconfigs/dosplugin.yaml misspells removeerratic, and
+    // corsarotrace ignores the key it does not know.
+    {"removederratic", "a misspelling of 'removeerratic' (in corsaro3's dosplugin.yaml) that corsarotrace ignores too"},
 };
 
 // corsarotrace keys whose feature is not built here: ignoring them would

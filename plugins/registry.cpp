@@ -1,6 +1,7 @@
 #include "plugins/registry.hpp"
 
 #include "plugins/common/options.hpp"
+#include "plugins/dos/dos.hpp"
 #include "plugins/flowtuple/flowtuple.hpp"
 #include "plugins/null/null.hpp"
 
@@ -13,6 +14,10 @@ struct Entry {
 };
 
 const Entry kPlugins[] = {
+    {"dos",
+     [](const YAML::Node& o, const std::string& p, uint32_t) -> std::unique_ptr<Plugin> {
+       return std::make_unique<DosPlugin>(o, p);
+     }},
     {"flowtuple",
      [](const YAML::Node& o, const std::string& p, uint32_t iv) -> std::unique_ptr<Plugin> {
        return std::make_unique<FlowtuplePlugin>(o, p, iv);

@@ -25,6 +25,9 @@
 #                first lines of python3-pyasn's IPv4 and IPv6 tables, converted
 #   mmdb         MaxMind databases through GeoDatabase and GeoCache
 #                (tests/fuzz/fuzz_mmdb.cpp), seeded with ../shared/geo/*.mmdb
+#   dos          the dos plugin on one decoded packet, its workers and merge
+#                (tests/fuzz/fuzz_dos.cpp), seeded like decode plus the
+#                crafted backscatter of tests/dos_craft.py
 #
 # usage: scripts/fuzz.sh [SECONDS] [NAME|all]
 #   SECONDS per harness (default 60; 0: build and seed only); default all
@@ -42,9 +45,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SECONDS_TO_RUN=${1:-60}
 WHICH=${2:-all}
-ALL=(capture decode config avro_reader salvage bpf pfx2as mmdb)
-case "$WHICH" in all|capture|decode|config|avro_reader|salvage|bpf|pfx2as|mmdb) ;;
-  *) echo "usage: scripts/fuzz.sh [SECONDS] [capture|decode|config|avro_reader|salvage|bpf|pfx2as|mmdb|all]" >&2; exit 2 ;; esac
+ALL=(capture decode config avro_reader salvage bpf pfx2as mmdb dos)
+case "$WHICH" in all|capture|decode|config|avro_reader|salvage|bpf|pfx2as|mmdb|dos) ;;
+  *) echo "usage: scripts/fuzz.sh [SECONDS] [capture|decode|config|avro_reader|salvage|bpf|pfx2as|mmdb|dos|all]" >&2; exit 2 ;; esac
 BUILD=${BUILD:-$ROOT/build}
 FUZZ_BUILD=${FUZZ_BUILD:-$ROOT/build-fuzz}
 FUZZ_DIR=${FUZZ_DIR:-$FUZZ_BUILD/runs}
@@ -309,6 +312,9 @@ run() {
     bpf) bpf_seeds "$dir/seeds"; bpf_dict >"$dir/dict" ;;
     pfx2as) pfx2as_seeds "$dir/seeds" ;;
     mmdb) mkdir -p "$dir/seeds"; for f in $(shared_files geo); do case "$f" in *.mmdb) cp "$f" "$dir/seeds/" ;; esac; done ;;
+    dos) /usr/bin/python3 "$ROOT/tests/dos_craft.py" "$dir/crafted.pcap"
+         python3 "$ROOT/tests/fuzz/decode_seeds.py" "$dir/seeds" "$dir/crafted.pcap" $(shared_files corpus)
+         decode_dict >"$dir/dict" ;;
   esac
   [ "$SECONDS_TO_RUN" -gt 0 ] || return 0
   local dict=(); [ -f "$dir/dict" ] && dict=(-dict="$dir/dict")
@@ -350,6 +356,7 @@ for n in "${names[@]}"; do
     bpf) run bpf -max_len=4096 ;;
     pfx2as) run pfx2as -max_len=16384 ;;
     mmdb) LSAN_OPTIONS=suppressions=$ROOT/tests/fuzz/mmdb.lsan.supp run mmdb -max_len=32768 ;;
+    dos) run dos -max_len=70000 ;;
   esac
 done
 if [ ${#FOUND[@]} -gt 0 ]; then
