@@ -47,9 +47,8 @@
 //                    corsarotrace's name of it (not both)
 // Accepted and ignored, each adding one line to Config::warnings: controlsocketname,
 // subqueuename, tagsock, inputhwm, statfilename, outputmode, compressmethod,
-// compresslevel, mergeoutput, libtimeseriesbackends (ascii, dbats). Refused, as
-// ignoring them would change results: filterfile, a libtimeseriesbackends
-// kafka backend. Any other unknown key
+// compresslevel, mergeoutput. Refused, as ignoring them would change results:
+// filterfile, a libtimeseriesbackends dbats backend. Any other unknown key
 // is an error naming the closest known key (closest_key in plugins/common/options.hpp).
 //
 // Privateer's own keys:
@@ -86,6 +85,7 @@
 
 #include "control/avro/container.hpp"
 #include "control/log.hpp"
+#include "control/sinks/sink_config.hpp"
 #include "dataplane/tags.hpp"
 #include "plugins/common/options.hpp"
 
@@ -169,6 +169,7 @@ struct Config {
     int line = 0;
   } input_filter;
 
+  std::vector<TimeseriesBackendSpec> timeseries;   // libtimeseriesbackends, in file order
   std::vector<PluginSpec> plugins;          // at least one, no name twice, in file order
   std::vector<std::string> warnings;        // one line each: ignored keys, name keeping, codec;
                                             // logged at start, printed by --check-config
