@@ -45,7 +45,8 @@ class KafkaSink : public Sink {
     const std::pair<const char*, std::string> settings[] = {
         {"bootstrap.servers", s.brokeruri},
         {"compression.codec", s.compresscodec},
-        // A delivery report (success or failure) before our 5 s per delivery.
+        // A delivery report (success or failure) well before our 15 s per
+        // delivery, so a broker that is down is retried at our backoff.
         {"message.timeout.ms", "4000"},
         {"socket.keepalive.enable", "true"},
         {"log.connection.close", "false"},

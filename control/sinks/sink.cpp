@@ -7,8 +7,9 @@
 namespace privateer {
 
 namespace {
-// One delivery waits at most this long (connect, write, the server's answer).
-constexpr auto kDeliveryTimeout = std::chrono::seconds(5);
+// One delivery waits at most this long (connect, write, the server's answer):
+// InfluxDB's own write timeout is 10 s.
+constexpr auto kDeliveryTimeout = std::chrono::seconds(15);
 }  // namespace
 
 Sink::Sink(std::string name, uint64_t queue_points, size_t batch_points, double flush_timeout)

@@ -41,8 +41,9 @@ class Sink {
   void start();
   // Queues every row of `iv`; never blocks on delivery.
   void push(const std::shared_ptr<const TimeseriesInterval>& iv);
-  // Sends what is queued for at most flush_timeout, then counts the rest as
-  // dropped and joins the thread. Idempotent.
+  // Sends what is queued for at most flush_timeout (plus what is left of a
+  // delivery under way, at most 15 s), then counts the rest as dropped and
+  // joins the thread. Idempotent.
   void close();
 
   const std::string& name() const { return name_; }
