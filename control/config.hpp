@@ -38,6 +38,10 @@
 //                                                     City .mmdb, or the .mmdb file itself
 //                    refused: netacq-edge (commercial data), maxmind's blocksfile/locationsfile
 //                    (libipmeta's CSV format)
+//   libtimeseriesbackends  the timeseries sinks (control/sinks/sink_config.hpp): ascii
+//                    {file, compress} and kafka {brokeruri, channelname, compresscodec,
+//                    topicprefix} as corsarotrace, our graphite {host, port} and influxdb
+//                    {url, database, measurement}; dbats refused (not packaged)
 //   plugins          list; each item a plugin name or a one-key map name -> options (required);
 //                    corsaro3's dos, report, filteringstats: refused while not built.
 //                    Every plugin takes `filter: NAME` (a custom filter, see filters):
