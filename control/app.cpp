@@ -20,6 +20,7 @@
 #include "control/outputs.hpp"
 #include "control/preflight.hpp"
 #include "control/signals.hpp"
+#include "control/sinks/sinks.hpp"
 #include "control/reload.hpp"
 #include "control/tagging.hpp"
 #include "dataplane/filters.hpp"
@@ -423,6 +424,18 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   log_info(std::string("output: Avro codec ") + codec_name(cfg.output.codec.codec) + ", " +
            std::to_string(cfg.output.block_size) + "-byte blocks, " + std::to_string(outputs.output_threads()) +
            " output thread(s)");
+  // The timeseries sinks (libtimeseriesbackends): owned by the outputs, sending
+  // on their own threads from now on; a server that is down is retried.
+  SinkHub* sinks = nullptr;
+  if (!cfg.timeseries.empty()) {
+    auto hub = std::make_unique<SinkHub>(cfg.timeseries);
+    sinks = hub.get();
+    for (const auto& t : cfg.timeseries) {
+      log_info("timeseries sink " + t.name + " (" + t.key + "): queue " + std::to_string(t.queue_points) +
+               " points, flush_timeout " + std::to_string(t.flush_timeout) + " s");
+    }
+    outputs.set_timeseries(std::move(hub));
+  }
   for (auto& p : plugins) {
     p->open_outputs(outputs);
     p->set_task_runner(&outputs.task_runner());
@@ -514,6 +527,7 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   register_tag_metrics(*registry, rt, cfg.tags, !cfg.input_filter.key.empty());
   if (source) register_input_metrics(*registry, *source);
   if (dpdk) register_dpdk_metrics(*registry, *dpdk);
+  if (sinks) register_sink_metrics(*registry, *sinks);
   if (reloader) {
     registry->add([&r = *reloader](MetricsWriter& w) {
       const char* help = "Reloads of the tag tables asked for by SIGHUP, by result (source: all tables at once)";
@@ -675,6 +689,7 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   if (show_progress) std::fprintf(stderr, "\r\033[K");
   log_new_damage();
   outputs.finish();
+  if (sinks) sinks->close();
   const double elapsed = seconds_since(t0);
 
   // The run summary.
@@ -766,6 +781,12 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     sum << "\n";
     for (const auto& p : s->written_paths()) sum << "    " << p << "\n";
     for (const auto& p : s->kept_tmp_paths()) sum << "    " << p << " (not finished: privateer-recover saves its complete blocks)\n";
+  }
+  if (sinks) {
+    for (const auto& k : sinks->all()) {
+      sum << "  timeseries sink " << k->name() << ": " << k->sent() << " points sent, " << k->retried()
+          << " retried, " << k->dropped() << " dropped\n";
+    }
   }
   if (stopped_by_signal) sum << "  stopped by signal: the last interval is marked partial\n";
   std::fputs(sum.str().c_str(), stdout);

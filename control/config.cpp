@@ -74,7 +74,7 @@ constexpr const char* kKnownKeys[] = {
 };
 
 // corsaro3 plugins that are not built here, for a clear refusal.
-constexpr const char* kCorsaro3Plugins[] = {"dos", "report", "filteringstats"};
+constexpr const char* kCorsaro3Plugins[] = {"report", "filteringstats"};
 
 // Every top-level key either program knows, for "did you mean".
 std::vector<std::string> all_top_level_keys() {
@@ -210,35 +210,6 @@ std::vector<std::string> parse_packetsource(const YAML::Node& root) {
   std::vector<std::string> out;
   collect_uris(root, has_ps ? "packetsource" : "inputuri", out);
   return out;
-}
-
-// libtimeseriesbackends: the outputs of corsaro3's report plugin
-// (libtimeseries ascii, kafka, dbats). No plugin here writes them; a Kafka
-// backend is refused (its consumers would wait for data that never comes).
-void parse_libtimeseries(const YAML::Node& root, Config& cfg) {
-  const YAML::Node n = root["libtimeseriesbackends"];
-  if (!n.IsDefined() || n.IsNull()) return;
-  const int line = key_line(root, "libtimeseriesbackends");
-  if (!n.IsSequence()) {
-    throw ConfigError("libtimeseriesbackends", line, "must be a list of backends (ascii, kafka, dbats)");
-  }
-  for (size_t i = 0; i < n.size(); ++i) {
-    const std::string at = "libtimeseriesbackends[" + std::to_string(i) + "]";
-    const YAML::Node item = n[i];
-    if (!item.IsMap() || item.size() != 1 || !item.begin()->first.IsScalar()) {
-      throw ConfigError(at, yaml_line(item), "must be a one-key map: backend name -> options");
-    }
-    const std::string name = item.begin()->first.Scalar();
-    const std::string key = at + "." + name;
-    if (lower(name) == "kafka") {
-      throw ConfigError(key, yaml_line(item), "the Kafka output is not built yet; remove this backend");
-    }
-    if (lower(name) != "ascii" && lower(name) != "dbats") {
-      throw ConfigError(key, yaml_line(item), "unknown libtimeseries backend (corsarotrace's are ascii, kafka and dbats)");
-    }
-  }
-  cfg.warnings.push_back("config key 'libtimeseriesbackends' (line " + std::to_string(line) +
-                         ") is ignored: no plugin here writes libtimeseries output");
 }
 
 // tagproviders: corsarotagger's list of one-key maps, provider -> options
@@ -797,7 +768,7 @@ Config parse_root(const YAML::Node& root) {
   }
   parse_tag_filters(root, cfg);
   parse_promisc(root, cfg);
-  parse_libtimeseries(root, cfg);
+  cfg.timeseries = parse_timeseries_backends(root);
   parse_tagproviders(root, cfg);
 
   parse_prometheus(root, cfg);

@@ -38,6 +38,10 @@
 //                                                     City .mmdb, or the .mmdb file itself
 //                    refused: netacq-edge (commercial data), maxmind's blocksfile/locationsfile
 //                    (libipmeta's CSV format)
+//   libtimeseriesbackends  the timeseries sinks (control/sinks/sink_config.hpp): ascii
+//                    {file, compress} and kafka {brokeruri, channelname, compresscodec,
+//                    topicprefix} as corsarotrace, our graphite {host, port} and influxdb
+//                    {url, database, measurement}; dbats refused (not packaged)
 //   plugins          list; each item a plugin name or a one-key map name -> options (required);
 //                    corsaro3's dos, report, filteringstats: refused while not built.
 //                    Every plugin takes `filter: NAME` (a custom filter, see filters):
@@ -47,9 +51,8 @@
 //                    corsarotrace's name of it (not both)
 // Accepted and ignored, each adding one line to Config::warnings: controlsocketname,
 // subqueuename, tagsock, inputhwm, statfilename, outputmode, compressmethod,
-// compresslevel, mergeoutput, libtimeseriesbackends (ascii, dbats). Refused, as
-// ignoring them would change results: filterfile, a libtimeseriesbackends
-// kafka backend. Any other unknown key
+// compresslevel, mergeoutput. Refused, as ignoring them would change results:
+// filterfile, a libtimeseriesbackends dbats backend. Any other unknown key
 // is an error naming the closest known key (closest_key in plugins/common/options.hpp).
 //
 // Privateer's own keys:
@@ -86,6 +89,7 @@
 
 #include "control/avro/container.hpp"
 #include "control/log.hpp"
+#include "control/sinks/sink_config.hpp"
 #include "dataplane/tags.hpp"
 #include "plugins/common/options.hpp"
 
@@ -169,6 +173,7 @@ struct Config {
     int line = 0;
   } input_filter;
 
+  std::vector<TimeseriesBackendSpec> timeseries;   // libtimeseriesbackends, in file order
   std::vector<PluginSpec> plugins;          // at least one, no name twice, in file order
   std::vector<std::string> warnings;        // one line each: ignored keys, name keeping, codec;
                                             // logged at start, printed by --check-config

@@ -236,6 +236,17 @@ tagproviders:
   - maxmind: {directory: /data/maxmind}
   - netacq-edge: {blocksfile: b, locationsfile: l, polygontablefile: t}
 Y
+  v <<'Y'
+packetsource: a.pcap
+outtemplate: o-%P-%s
+plugins: [flowtuple]
+libtimeseriesbackends:
+  - ascii: {file: ts.gz, compress: 9, queue_points: 1, flush_timeout: 0}
+  - graphite: {host: "::1", port: 2003}
+  - influxdb: {url: "https://h:8086/", database: "d b", measurement: "m,x"}
+  - kafka: {brokeruri: "a:1,b:2", channelname: c, compresscodec: Uncompressed, topicprefix: p, measurement: m}
+  - kafka: {brokeruri: x, flush_timeout: 3600}
+Y
   echo "config seeds: $(ls "$d" | wc -l) files"
 }
 

@@ -209,10 +209,13 @@ TEST(Config, CorsarotraceStyleConfigParses) {
   ASSERT_EQ(c.plugins.size(), 1u);
   EXPECT_EQ(c.plugins[0].options["mergethreads"].as<int>(), 4);
   EXPECT_EQ(c.plugins[0].options["avrooutput"].as<std::string>(), "deflate");
-  ASSERT_EQ(c.warnings.size(), 3u);
+  ASSERT_EQ(c.warnings.size(), 2u);
   EXPECT_NE(c.warnings[0].find("'statfilename' (line 4)"), std::string::npos) << c.warnings[0];
   EXPECT_NE(c.warnings[1].find("'controlsocketname' (line 6)"), std::string::npos) << c.warnings[1];
-  EXPECT_NE(c.warnings[2].find("'libtimeseriesbackends' (line 17)"), std::string::npos) << c.warnings[2];
+  // libtimeseriesbackends: the ascii backend is a timeseries sink.
+  ASSERT_EQ(c.timeseries.size(), 1u);
+  EXPECT_EQ(c.timeseries[0].file, "/tmp/ts.gz");
+  EXPECT_EQ(c.timeseries[0].compress, 1);
   // The expanded name follows corsaro's placeholders.
   EXPECT_EQ(expand_template(c.outtemplate, "flowtuple", c.monitorid, 1546300800),
             "/flowtuple/tmp/telescope-1546300800-ucsd-nt.flowtuple");
@@ -638,7 +641,6 @@ TEST(Corsaro3Keys, WarnedAndIgnored) {
       {"mergeoutput: yes", "merged"},
       {"mergeoutput: no", "merged"},
       {"promisc: yes", "trace files"},
-      {"libtimeseriesbackends:\n  - ascii:\n      file: /tmp/ts\n  - dbats:\n      path: /tmp/db", "libtimeseries"},
   };
   for (const auto& [line, why] : cases) {
     const std::string text = kMin + line + "\n";
@@ -661,11 +663,11 @@ TEST(Corsaro3Keys, RefusedWhereNotBuilt) {
     const std::string what = expect_error(text, key, 5);
     EXPECT_NE(what.find(why), std::string::npos) << what;
   }
-  // A Kafka backend of libtimeseries: the Kafka output is not built yet.
+  // A DBATS backend of libtimeseries: DBATS is not packaged.
   std::string text = kMin + "libtimeseriesbackends:\n  - ascii:\n      file: /tmp/ts\n"
-                            "  - kafka:\n      brokeruri: localhost:9092\n";
-  std::string what = expect_error(text, "libtimeseriesbackends[1].kafka", line_of(text, "kafka"));
-  EXPECT_NE(what.find("the Kafka output is not built yet"), std::string::npos) << what;
+                            "  - dbats:\n      path: /tmp/db\n";
+  std::string what = expect_error(text, "libtimeseriesbackends[1].dbats", line_of(text, "dbats"));
+  EXPECT_NE(what.find("the DBATS backend is not supported"), std::string::npos) << what;
   text = kMin + "libtimeseriesbackends:\n  - influx: {}\n";
   expect_error(text, "libtimeseriesbackends[0].influx", 6);
   // promisc on a live libtrace interface.
