@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <stdexcept>
 #include <unordered_map>
@@ -121,8 +122,8 @@ class ReportWorker : public WorkerProcessor {
       add(kIcmpTypeCode, (uint32_t{sport & 0xffu} << 8) | (dport & 0xffu));
     } else if (v.proto == 6 || v.proto == 17) {
       const size_t c = v.proto == 6 ? 0 : 2;
-      if (sport >= opt_.ports[c].lo && sport <= opt_.ports[c].hi) add(kPortClass[c], sport);
-      if (dport >= opt_.ports[c + 1].lo && dport <= opt_.ports[c + 1].hi) add(kPortClass[c + 1], dport);
+      if (opt_.ports[c].test(sport)) add(kPortClass[c], sport);
+      if (opt_.ports[c + 1].test(dport)) add(kPortClass[c + 1], dport);
     }
     if (opt_.maxmind) {
       const uint32_t cont = code2(v.continent);
@@ -168,20 +169,38 @@ int line_of(const YAML::Node& n) {
   }
 }
 
-PortRange parse_range(const YAML::Node& options, const std::string& path, const char* key) {
-  PortRange r;
-  const auto v = get_opt<std::string>(options, path, key);
-  if (!v) return r;
+// One entry of a port range list: "LOW-HIGH" or "PORT".
+bool parse_one_range(const std::string& v, PortSet& set) {
   unsigned lo = 0, hi = 0;
-  char dash = 0, extra = 0;
-  const int got = std::sscanf(v->c_str(), "%u %c %u %c", &lo, &dash, &hi, &extra);
-  if (got != 3 || dash != '-' || lo > hi || hi > 65535 || v->find_first_not_of("0123456789- ") != std::string::npos) {
-    throw ConfigError(join_key(path, key), line_of(options[key]),
-                      "must be a port range LOW-HIGH within 0-65535, got '" + *v + "'");
+  char extra = 0;
+  if (v.empty() || v.find_first_not_of("0123456789- ") != std::string::npos) return false;
+  const int got = std::sscanf(v.c_str(), "%u - %u %c", &lo, &hi, &extra);
+  if (got == 1 && v.find('-') == std::string::npos) hi = lo;
+  else if (got != 2) return false;
+  if (lo > hi || hi > 65535) return false;
+  for (unsigned p = lo; p <= hi; ++p) set.set(p);
+  return true;
+}
+
+PortSet parse_range(const YAML::Node& options, const std::string& path, const char* key) {
+  PortSet set;
+  const YAML::Node n = options[key];
+  if (!n.IsDefined() || n.IsNull()) return set.set();
+  std::vector<YAML::Node> items;
+  if (n.IsSequence()) {
+    for (const auto& i : n) items.push_back(i);
+  } else {
+    items.push_back(n);
   }
-  r.lo = static_cast<uint16_t>(lo);
-  r.hi = static_cast<uint16_t>(hi);
-  return r;
+  if (items.empty()) throw ConfigError(join_key(path, key), line_of(n), "must list at least one port or range");
+  for (const auto& i : items) {
+    if (!i.IsScalar() || !parse_one_range(i.Scalar(), set)) {
+      throw ConfigError(join_key(path, key), line_of(i),
+                        "must be a port range LOW-HIGH or a port within 0-65535 (or a list of them), got '" +
+                            (i.IsScalar() ? i.Scalar() : std::string("a non-scalar")) + "'");
+    }
+  }
+  return set;
 }
 
 uint64_t parse_limits(const YAML::Node& list, const std::string& path, std::vector<std::string>& warnings) {
@@ -327,7 +346,9 @@ void ReportPlugin::add_zero_rows(uint64_t seen, std::vector<uint64_t>& ids) cons
   }
   for (int c = 0; c < 4; ++c) {
     if (!want(kPortClass[c])) continue;
-    for (uint32_t i = opt_.ports[c].lo; i <= opt_.ports[c].hi; ++i) ids.push_back(metric_id(kPortClass[c], i));
+    for (uint32_t i = 0; i < 65536; ++i) {
+      if (opt_.ports[c].test(i)) ids.push_back(metric_id(kPortClass[c], i));
+    }
   }
   if (want(kMaxmindContinent)) {
     for (const char* c : kContinents) ids.push_back(metric_id(kMaxmindContinent, code2(c)));
@@ -343,12 +364,20 @@ MergeStats ReportPlugin::merge(const IntervalInfo& iv, std::vector<std::unique_p
   for (auto& r : results) {
     if (r) rs.push_back(static_cast<ReportResult*>(r.get()));
   }
-  // Workers' tables summed into the first worker's.
+  // Workers' tables summed into the biggest ones (fewer growths), read in
+  // scattered order (see FlatTable::for_each_scattered).
   if (rs.size() > 1) {
+    std::swap(rs[0], *std::max_element(rs.begin(), rs.end(), [](const ReportResult* a, const ReportResult* b) {
+      return a->uniq.capacity() < b->uniq.capacity();
+    }));
+    std::swap(rs[0]->counts,
+              std::max_element(rs.begin(), rs.end(), [](const ReportResult* a, const ReportResult* b) {
+                return a->counts.capacity() < b->counts.capacity();
+              }) [0]->counts);
     FlatTable<CountSlot>& counts = rs[0]->counts;
     FlatTable<UniqSlot>& uniq = rs[0]->uniq;
     for (size_t w = 1; w < rs.size(); ++w) {
-      rs[w]->counts.for_each([&](const CountSlot& c) {
+      rs[w]->counts.for_each_scattered([&](const CountSlot& c) {
         bool inserted;
         CountSlot& s = counts.find_or_insert(c, counts.hash(c), inserted);
         if (!inserted) {
@@ -358,7 +387,7 @@ MergeStats ReportPlugin::merge(const IntervalInfo& iv, std::vector<std::unique_p
           s.count = c.count;
         }
       });
-      rs[w]->uniq.for_each([&](const UniqSlot& u) {
+      rs[w]->uniq.for_each_scattered([&](const UniqSlot& u) {
         bool inserted;
         UniqSlot& s = uniq.find_or_insert(u, uniq.hash(u), inserted);
         s.rank = std::max(s.rank, u.rank);
@@ -403,6 +432,10 @@ MergeStats ReportPlugin::merge(const IntervalInfo& iv, std::vector<std::unique_p
   write(iv, rows);
   MergeStats st;
   st.records = rows.size();
+  if (ts_ && ts_->sinks() == 0) {
+    st.log_line = "report: output_format libtimeseries without libtimeseriesbackends: the " +
+                  std::to_string(rows.size()) + " rows of interval " + std::to_string(iv.start) + " go nowhere";
+  }
   return st;
 }
 

@@ -30,6 +30,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <bitset>
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -76,15 +77,14 @@ struct ReportRow {
   uint64_t src_asn_cnt = 0;
 };
 
-struct PortRange {
-  uint16_t lo = 0;
-  uint16_t hi = 65535;
-};
+// The ports of one port class that get metrics (corsaro3's
+// {tcp,udp}_{source,dest}_port_range: a list of LOW-HIGH ranges and ports).
+using PortSet = std::bitset<65536>;
 
 struct ReportOptions {
   std::string label = "unlabeled";   // output_row_label
   uint64_t allowed = 0;              // limitmetrics as corsaro3's class bits; 0: all but filter-criteria
-  PortRange ports[4];                // tcp src, tcp dst, udp src, udp dst
+  PortSet ports[4];                  // tcp src, tcp dst, udp src, udp dst (default: all)
   bool timeseries = false;           // output_format: libtimeseries
   bool partial = false;              // report_partial
   bool hll = false;                  // uniq: hll
