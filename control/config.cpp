@@ -74,7 +74,7 @@ constexpr const char* kKnownKeys[] = {
 };
 
 // corsaro3 plugins that are not built here, for a clear refusal.
-constexpr const char* kCorsaro3Plugins[] = {"report", "filteringstats"};
+constexpr const char* kCorsaro3Plugins[] = {"filteringstats"};
 
 // Every top-level key either program knows, for "did you mean".
 std::vector<std::string> all_top_level_keys() {

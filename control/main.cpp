@@ -104,7 +104,8 @@ int main(int argc, char** argv) {
     cfg = load_config(config_path);
     // Plugin options are checked by the plugins themselves.
     for (const auto& spec : cfg.plugins) {
-      const auto plugin = make_plugin(spec.name, spec.options, spec.path, cfg.interval);
+      const auto plugin = make_plugin(spec.name, spec.options, spec.path, cfg.interval,
+                                      PluginContext{!cfg.tagproviders.maxmind.empty(), !cfg.tagproviders.pfx2as.empty()});
       for (const auto& w : plugin->config_warnings()) cfg.warnings.push_back(w);
     }
   } catch (const ConfigError& e) {

@@ -4,6 +4,7 @@
 #include "plugins/dos/dos.hpp"
 #include "plugins/flowtuple/flowtuple.hpp"
 #include "plugins/null/null.hpp"
+#include "plugins/report/report.hpp"
 
 namespace privateer {
 namespace {
@@ -11,6 +12,9 @@ namespace {
 struct Entry {
   const char* name;
   std::unique_ptr<Plugin> (*make)(const YAML::Node&, const std::string&, uint32_t);
+  // Instead of make, for a plugin that needs the run's context.
+  std::unique_ptr<Plugin> (*make_in)(const YAML::Node&, const std::string&, uint32_t,
+                                     const PluginContext&) = nullptr;
 };
 
 const Entry kPlugins[] = {
@@ -25,6 +29,10 @@ const Entry kPlugins[] = {
     {"null",
      [](const YAML::Node& o, const std::string& p, uint32_t) -> std::unique_ptr<Plugin> {
        return std::make_unique<NullPlugin>(o, p);
+     }},
+    {"report", nullptr,
+     [](const YAML::Node& o, const std::string& p, uint32_t iv, const PluginContext& c) -> std::unique_ptr<Plugin> {
+       return std::make_unique<ReportPlugin>(o, p, iv, c);
      }},
 };
 
@@ -45,10 +53,12 @@ std::vector<std::string> plugin_names() {
 }
 
 std::unique_ptr<Plugin> make_plugin(const std::string& name, const YAML::Node& options,
-                                    const std::string& path, uint32_t interval_seconds) {
+                                    const std::string& path, uint32_t interval_seconds,
+                                    const PluginContext& context) {
   const std::string p = path.empty() ? "plugins." + name : path;
   for (const Entry& e : kPlugins) {
-    if (name == e.name) return e.make(options, p, interval_seconds);
+    if (name == e.name) return e.make_in ? e.make_in(options, p, interval_seconds, context)
+                                         : e.make(options, p, interval_seconds);
   }
   std::string known;
   for (const Entry& e : kPlugins) known += (known.empty() ? "" : ", ") + std::string(e.name);

@@ -12,6 +12,13 @@
 
 namespace privateer {
 
+// What a plugin may need to know of the run beyond its own options: which
+// tags the run computes (read-only, fixed for the run).
+struct PluginContext {
+  bool maxmind = false;   // tagproviders.maxmind: views carry continent and country
+  bool pfx2as = false;    // tagproviders.pfx2as: views carry the origin AS
+};
+
 // Names accepted by make_plugin(), in a stable order.
 std::vector<std::string> plugin_names();
 
@@ -20,6 +27,7 @@ std::vector<std::string> plugin_names();
 // errors (e.g. "plugins.flowtuple"); `interval_seconds` the interval length.
 // Throws ConfigError for an unknown name or bad options.
 std::unique_ptr<Plugin> make_plugin(const std::string& name, const YAML::Node& options,
-                                    const std::string& path, uint32_t interval_seconds);
+                                    const std::string& path, uint32_t interval_seconds,
+                                    const PluginContext& context = PluginContext{});
 
 }  // namespace privateer

@@ -11,7 +11,7 @@ build_pkgs=(g++ meson ninja-build pkg-config
 # tcpreplay and iproute2 (live capture on a veth pair in a network namespace), gzip, bzip2, xz-utils, zstd
 # and lzop (compressed inputs; lzop's must be refused); for tagging: scapy (crafted packets), pyasn (its
 # RIB-derived prefix tables and lookups), mmdb-bin (mmdblookup), masscan and zmap (real scanners).
-test_pkgs=(python3 python3-avro python3-snappy python3-zstandard avro-bin tshark prometheus curl tcpdump tcpreplay iproute2
+test_pkgs=(python3 python3-avro python3-maxminddb python3-snappy python3-zstandard avro-bin tshark prometheus curl tcpdump tcpreplay iproute2
   gzip bzip2 xz-utils zstd lzop python3-scapy python3-pyasn mmdb-bin masscan zmap graphite-carbon python3-whisper influxdb)
 # Fuzzing (scripts/fuzz.sh, CI): clang with libFuzzer and the sanitizer
 # runtimes (libclang_rt.fuzzer is in libclang-rt-14-dev).

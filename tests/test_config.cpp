@@ -675,7 +675,7 @@ TEST(Corsaro3Keys, RefusedWhereNotBuilt) {
   what = expect_error(text, "promisc", 4);
   EXPECT_NE(what.find("ip link set dev IF promisc on"), std::string::npos) << what;
   // corsaro3 plugins not built here.
-  for (const char* p : {"report", "filteringstats"}) {
+  for (const char* p : {"filteringstats"}) {
     text = "packetsource: a\nouttemplate: /o/%P-%s\nplugins:\n  - " + std::string(p) + ":\n";
     what = expect_error(text, "plugins." + std::string(p), 4);
     EXPECT_NE(what.find("corsaro3's " + std::string(p) + " plugin is not built in Privateer yet"), std::string::npos)

@@ -154,6 +154,20 @@ class FlatTable {
     }
   }
 
+  // Visits every occupied slot in an order unrelated to the hash (slot
+  // i * odd constant mod capacity): for inserting one table's keys into
+  // another table of the same seed. In slot (= hash) order they would land
+  // on one stretch of the other table at a time, filling it far beyond the
+  // table's load factor before the table grows: probe chains of millions.
+  template <class F>
+  void for_each_scattered(F&& f) const {
+    if (!slots_) return;
+    for (size_t k = 0; k <= mask_; ++k) {
+      const Slot& s = slots_[(k * 0x9E3779B97F4A7C15ULL) & mask_];
+      if (s.count) f(s);
+    }
+  }
+
   // Visits every occupied slot and empties it: the table is then as new,
   // capacity and memory kept (already faulted in).
   template <class F>
