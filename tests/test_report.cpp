@@ -443,3 +443,63 @@ TEST(ReportConfig, Corsaro3ExampleChecksAndRuns) {
   EXPECT_EQ(tcp_src % (1025 + 2001 + 1), 0u);
   EXPECT_GT(tcp_src, 0u);
 }
+
+// The same example as it is (libtimeseries rows to its ascii backend, a
+// gzip'd file): every row the Avro output of the same run has, as
+// libtimeseries' `<label>.<metric>[.<value>].<field> value time` lines,
+// and nothing else, through the binary and the sink (control/sinks/).
+TEST(ReportConfig, Corsaro3ExampleAsciiBackendHasTheAvroRows) {
+  if (!have(std::string(kPython) + " -c 'import avro'")) GTEST_SKIP() << "python3-avro missing";
+  const fs::path example = source_root() / "configs" / "reportconfig.yaml";
+  TempDir d("privateer-reportts");
+  std::string text = read_file(example);
+  const std::string pcap = "packetsource: configs/quickstart/telescope.pcap";
+  ASSERT_NE(text.find(pcap), std::string::npos);
+  text.replace(text.find(pcap), pcap.size(), "packetsource: " + (source_root() / "configs/quickstart/telescope.pcap").string());
+  const std::string label = "output_row_label: \"report.example\"";
+  ASSERT_NE(text.find(label), std::string::npos);
+  text.replace(text.find(label), label.size(), std::string(label) + "\n      report_partial: yes");
+  std::string avro_text = text;
+  const std::string fmt = "output_format: \"libtimeseries\"";
+  ASSERT_NE(avro_text.find(fmt), std::string::npos);
+  avro_text.replace(avro_text.find(fmt), fmt.size(), "output_format: avro");
+  std::ofstream(d.path / "ts.yaml") << text << "prometheus: {enabled: no}\n";
+  std::ofstream(d.path / "avro.yaml") << avro_text << "prometheus: {enabled: no}\n";
+  std::string out;
+  ASSERT_EQ(run_command("cd " + quote(d.path) + " && " + quote(privateer_bin()) + " -c ts.yaml", &out), 0) << out;
+  EXPECT_NE(out.find("timeseries sink ascii:"), std::string::npos) << out;
+  fs::rename(d.path / "out", d.path / "out-ts");
+  ASSERT_EQ(run_command("cd " + quote(d.path) + " && " + quote(privateer_bin()) + " -c avro.yaml", &out), 0) << out;
+  std::string files;
+  for (const auto& e : fs::directory_iterator(d.path / "out" / "report")) {
+    const std::string n = e.path().filename().string();
+    if (n.size() > 12 && n.compare(n.size() - 12, 12, ".report.avro") == 0) files += " " + quote(e.path());
+  }
+  ASSERT_FALSE(files.empty()) << out;
+  std::string rows;
+  ASSERT_EQ(run_stdout(std::string(kPython) + " " + oracle_py() + " read" + files, &rows), 0);
+  std::multiset<std::string> want;
+  for (const auto& row : lines_of(rows)) {
+    std::vector<std::string> f;
+    std::stringstream ss(row);
+    for (std::string x; std::getline(ss, x, '\t');) f.push_back(x);
+    ASSERT_EQ(f.size(), 9u) << row;   // bin_timestamp label metric value src dst pkt byte asn
+    const std::string key = f[1] + "." + f[2] + (f[3].empty() ? "" : "." + f[3]) + ".";
+    const std::pair<const char*, const std::string&> fields[] = {
+        {"uniq_src_ip", f[4]}, {"uniq_dst_ip", f[5]}, {"uniq_src_asn", f[8]}, {"pkt_cnt", f[6]}, {"ip_len", f[7]}};
+    for (const auto& [name, value] : fields) want.insert(key + name + " " + value + " " + f[0]);
+  }
+  ASSERT_GT(want.size(), 1000u);
+  std::string ts;
+  ASSERT_EQ(run_stdout("zcat " + quote(d.path / "out-ts" / "report" / "report.ts"), &ts), 0);
+  std::multiset<std::string> got;
+  for (const auto& l : lines_of(ts)) {
+    if (!l.empty()) got.insert(l);
+  }
+  EXPECT_EQ(got.size(), want.size());
+  size_t missing = 0;
+  for (const auto& w : want) {
+    if (!got.count(w) && missing++ < 5) ADD_FAILURE() << "not in the ascii file: " << w;
+  }
+  EXPECT_EQ(missing, 0u);
+}
