@@ -77,10 +77,45 @@ struct UniqSlot {
   }
 };
 
+// Exact mode: the metrics of few values every packet has one of (overall,
+// the filter-criteria, protocols ICMP/TCP/UDP, the continents) are one bit
+// each in a mask per address (or ASN) and side, instead of one UniqSlot per
+// metric: a packet sets its bits with one insert per side where it would
+// add ~10 slots. Bit b: overall (0), filter id b (4..28), protocol ICMP,
+// TCP, UDP (32..34), continent kContinents[i] (40 + i).
+constexpr int kProtoBit = 32, kContinentBit = 40;
+struct MaskSlot {
+  uint64_t mask;
+  uint32_t item;
+  uint8_t kind;   // as UniqSlot's
+  uint32_t count; // FlatTable's occupancy marker (1 once used)
+  bool same_key(const MaskSlot& o) const { return item == o.item && kind == o.kind; }
+  uint64_t hash(const uint64_t* seed) const { return hash_mum((uint64_t{item} << 8 | kind) ^ seed[0], seed[1]); }
+};
+
+int proto_bit(uint8_t proto) { return proto == 1 ? kProtoBit : proto == 6 ? kProtoBit + 1 : proto == 17 ? kProtoBit + 2 : -1; }
+int continent_bit(uint32_t code) {
+  for (int i = 0; i < 8; ++i) {
+    if (code2(kContinents[i]) == code) return kContinentBit + i;
+  }
+  return -1;
+}
+uint64_t metric_of_bit(int b) {
+  if (b == 0) return metric_id(kCombined, 0);
+  if (b < kProtoBit) return metric_id(kFilterCriteria, static_cast<uint32_t>(b));
+  if (b < kContinentBit) {
+    static constexpr uint32_t kProtos[3] = {1, 6, 17};
+    return metric_id(kIpProtocol, kProtos[b - kProtoBit]);
+  }
+  return metric_id(kMaxmindContinent, code2(kContinents[b - kContinentBit]));
+}
+
 struct ReportResult : IntervalResult {
   FlatTable<CountSlot> counts;
   FlatTable<UniqSlot> uniq;
-  ReportResult(FlatTable<CountSlot>&& c, FlatTable<UniqSlot>&& u) : counts(std::move(c)), uniq(std::move(u)) {}
+  FlatTable<MaskSlot> masks;
+  ReportResult(FlatTable<CountSlot>&& c, FlatTable<UniqSlot>&& u, FlatTable<MaskSlot>&& m)
+      : counts(std::move(c)), uniq(std::move(u)), masks(std::move(m)) {}
 };
 
 class ReportWorker : public WorkerProcessor {
@@ -92,9 +127,10 @@ class ReportWorker : public WorkerProcessor {
   }
 
   std::unique_ptr<IntervalResult> end_interval(uint64_t) override {
-    auto r = std::make_unique<ReportResult>(std::move(counts_), std::move(uniq_));
+    auto r = std::make_unique<ReportResult>(std::move(counts_), std::move(uniq_), std::move(masks_));
     counts_ = FlatTable<CountSlot>(FlatTable<CountSlot>::capacity_for(r->counts.size()));
     uniq_ = FlatTable<UniqSlot>(FlatTable<UniqSlot>::capacity_for(r->uniq.size()));
+    masks_ = FlatTable<MaskSlot>(FlatTable<MaskSlot>::capacity_for(r->masks.size()));
     return r;
   }
 
@@ -128,16 +164,44 @@ class ReportWorker : public WorkerProcessor {
       add(kMaxmindCountry, code2(v.country) | (cont << 16));
     }
     if (opt_.pfx2as) add(kPrefixAsn, v.asn);
+    uint64_t mask = 0;
     for (size_t j = 0; j < k; ++j) {
       CountSlot c{ids[j], 0, 0};
       bool inserted;
       CountSlot& s = counts_.find_or_insert(c, counts_.hash(c), inserted);
       if (!inserted) ++s.count;
       s.bytes += v.ip_len;
+      if (const int b = opt_.hll ? -1 : mask_bit(ids[j]); b >= 0) {
+        mask |= uint64_t{1} << b;
+        continue;
+      }
       member(ids[j], v.src.v4, 0);
       member(ids[j], v.dst.v4, 1);
       if (v.asn != 0) member(ids[j], v.asn, 2);
     }
+    if (mask) {
+      add_mask(v.src.v4, 0, mask);
+      add_mask(v.dst.v4, 1, mask);
+      if (v.asn != 0) add_mask(v.asn, 2, mask);
+    }
+  }
+
+  // The MaskSlot bit of a metric, or -1 when it has a UniqSlot of its own.
+  static int mask_bit(uint64_t id) {
+    const uint32_t v = static_cast<uint32_t>(id);
+    switch (id >> 32) {
+      case kCombined: return 0;
+      case kFilterCriteria: return static_cast<int>(v);
+      case kIpProtocol: return proto_bit(static_cast<uint8_t>(v));
+      case kMaxmindContinent: return continent_bit(v);
+    }
+    return -1;
+  }
+
+  void add_mask(uint32_t item, uint8_t kind, uint64_t mask) {
+    const MaskSlot m{0, item, kind, 0};
+    bool inserted;
+    masks_.find_or_insert(m, masks_.hash(m), inserted).mask |= mask;
   }
 
   void member(uint64_t metric, uint32_t item, uint8_t kind) {
@@ -156,6 +220,7 @@ class ReportWorker : public WorkerProcessor {
   const ReportOptions& opt_;
   FlatTable<CountSlot> counts_;
   FlatTable<UniqSlot> uniq_;
+  FlatTable<MaskSlot> masks_;
 };
 
 }  // namespace
@@ -250,8 +315,13 @@ MergeStats ReportPlugin::merge(const IntervalInfo& iv, std::vector<std::unique_p
               std::max_element(rs.begin(), rs.end(), [](const ReportResult* a, const ReportResult* b) {
                 return a->counts.capacity() < b->counts.capacity();
               }) [0]->counts);
+    std::swap(rs[0]->masks,
+              std::max_element(rs.begin(), rs.end(), [](const ReportResult* a, const ReportResult* b) {
+                return a->masks.capacity() < b->masks.capacity();
+              }) [0]->masks);
     FlatTable<CountSlot>& counts = rs[0]->counts;
     FlatTable<UniqSlot>& uniq = rs[0]->uniq;
+    FlatTable<MaskSlot>& masks = rs[0]->masks;
     for (size_t w = 1; w < rs.size(); ++w) {
       rs[w]->counts.for_each_scattered([&](const CountSlot& c) {
         bool inserted;
@@ -267,6 +337,10 @@ MergeStats ReportPlugin::merge(const IntervalInfo& iv, std::vector<std::unique_p
         bool inserted;
         UniqSlot& s = uniq.find_or_insert(u, uniq.hash(u), inserted);
         s.rank = std::max(s.rank, u.rank);
+      });
+      rs[w]->masks.for_each_scattered([&](const MaskSlot& m) {
+        bool inserted;
+        masks.find_or_insert(m, masks.hash(m), inserted).mask |= m.mask;
       });
     }
   }
@@ -289,6 +363,18 @@ MergeStats ReportPlugin::merge(const IntervalInfo& iv, std::vector<std::unique_p
         ReportRow& r = rows[index.at(u.metric)];
         (u.kind == 0 ? r.src_ip_cnt : u.kind == 1 ? r.dest_ip_cnt : r.src_asn_cnt) += 1;
       });
+      // Per mask bit and side, how many addresses (ASNs) have it.
+      std::array<std::array<uint64_t, 3>, 64> per_bit{};
+      rs[0]->masks.for_each([&](const MaskSlot& m) {
+        for (uint64_t bits = m.mask; bits; bits &= bits - 1) ++per_bit[__builtin_ctzll(bits)][m.kind];
+      });
+      for (int b = 0; b < 64; ++b) {
+        if (!(per_bit[b][0] | per_bit[b][1] | per_bit[b][2])) continue;
+        ReportRow& r = rows[index.at(metric_of_bit(b))];
+        r.src_ip_cnt += per_bit[b][0];
+        r.dest_ip_cnt += per_bit[b][1];
+        r.src_asn_cnt += per_bit[b][2];
+      }
     } else {
       std::vector<std::array<HllEstimator, 3>> est(rows.size());
       rs[0]->uniq.for_each([&](const UniqSlot& u) { est[index.at(u.metric)][u.kind].add_register(u.rank); });
