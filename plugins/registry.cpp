@@ -36,14 +36,6 @@ const Entry kPlugins[] = {
      }},
 };
 
-int line_of(const YAML::Node& n) {
-  try {
-    return n.IsDefined() ? yaml_line(n) : 0;
-  } catch (const YAML::Exception&) {
-    return 0;
-  }
-}
-
 }  // namespace
 
 std::vector<std::string> plugin_names() {
@@ -62,7 +54,7 @@ std::unique_ptr<Plugin> make_plugin(const std::string& name, const YAML::Node& o
   }
   std::string known;
   for (const Entry& e : kPlugins) known += (known.empty() ? "" : ", ") + std::string(e.name);
-  throw ConfigError(p, line_of(options), "unknown plugin '" + name + "' (known: " + known + ")");
+  throw ConfigError(p, yaml_line(options), "unknown plugin '" + name + "' (known: " + known + ")");
 }
 
 }  // namespace privateer

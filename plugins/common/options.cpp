@@ -17,8 +17,13 @@ ConfigError::ConfigError(const std::string& key, int line, const std::string& me
       message_(message) {}
 
 int yaml_line(const YAML::Node& n) {
-  const YAML::Mark m = n.Mark();
-  return m.line >= 0 ? m.line + 1 : 0;
+  try {
+    if (!n.IsDefined()) return 0;
+    const YAML::Mark m = n.Mark();
+    return m.line >= 0 ? m.line + 1 : 0;
+  } catch (const YAML::Exception&) {   // an invalid (zombie) node: no line
+    return 0;
+  }
 }
 
 std::string join_key(const std::string& path, const char* key) {

@@ -27,7 +27,7 @@ class ConfigError : public std::runtime_error {
   std::string message_;
 };
 
-// 1-based line of a node, 0 if it has none.
+// 1-based line of a node, 0 if it has none (undefined or invalid nodes too).
 int yaml_line(const YAML::Node& n);
 
 // Throws ConfigError for the first key of `map` not in `known` (naming the

@@ -67,14 +67,6 @@ std::string code(const char* c) {
 uint32_t proto_rank(uint8_t proto) { return proto == kTcp ? 0 : proto == kUdp ? 1 : 2; }
 uint8_t rank_proto(uint64_t rank) { return rank == 0 ? kTcp : rank == 1 ? kUdp : kIcmp; }
 
-int line_safe(const YAML::Node& n) {
-  try {
-    return n.IsDefined() ? yaml_line(n) : 0;
-  } catch (const YAML::Exception&) {
-    return 0;
-  }
-}
-
 }  // namespace
 
 // ---- worker ----
@@ -177,7 +169,7 @@ std::unique_ptr<IntervalResult> DosWorker::end_interval(uint64_t) {
 DosPlugin::DosPlugin(const YAML::Node& options, const std::string& path) : enc_(1024) {
   const std::string p = path.empty() ? std::string("plugins.dos") : path;
   if (!options.IsDefined() || options.IsNull()) return;
-  if (!options.IsMap()) throw ConfigError(p, line_safe(options), "must be a mapping of dos options");
+  if (!options.IsMap()) throw ConfigError(p, yaml_line(options), "must be a mapping of dos options");
   reject_unknown_keys(options, p,
                       {"min_attack_packets", "min_attack_duration", "min_attack_packet_rate", "rate_window_size",
                        "rate_window_slide"});
@@ -194,17 +186,17 @@ DosPlugin::DosPlugin(const YAML::Node& options, const std::string& path) : enc_(
     const auto v = get_opt<uint32_t>(options, p, o.key);
     if (!v) continue;
     if (*v > 65535) {
-      throw ConfigError(join_key(p, o.key), line_safe(options[o.key]),
+      throw ConfigError(join_key(p, o.key), yaml_line(options[o.key]),
                         "must be at most 65535 (corsaro3 keeps it in 16 bits), got " + std::to_string(*v));
     }
     *o.to = *v;
   }
   for (const Opt& o : {opts[3], opts[4]}) {   // the window and its slide
-    if (*o.to == 0) throw ConfigError(join_key(p, o.key), line_safe(options[o.key]), "must be larger than zero");
+    if (*o.to == 0) throw ConfigError(join_key(p, o.key), yaml_line(options[o.key]), "must be larger than zero");
   }
   if (opt_.rate_window_slide > opt_.rate_window_size) {
     warnings_.push_back("config key '" + join_key(p, "rate_window_slide") + "' (line " +
-                        std::to_string(line_safe(options["rate_window_slide"])) + ") is larger than " +
+                        std::to_string(yaml_line(options["rate_window_slide"])) + ") is larger than " +
                         "rate_window_size: shrunk to " + std::to_string(opt_.rate_window_size) +
                         " as corsaro3 does");
     opt_.rate_window_slide = opt_.rate_window_size;

@@ -315,25 +315,17 @@ Flowtuple6Record to_record(const Slot6& s, uint64_t count, uint32_t interval) {
   return r;
 }
 
-int yaml_line_safe(const YAML::Node& n) {
-  try {
-    return n.IsDefined() ? yaml_line(n) : 0;
-  } catch (const YAML::Exception&) {
-    return 0;
-  }
-}
-
 }  // namespace
 
 FlowtuplePlugin::FlowtuplePlugin(const YAML::Node& options, const std::string& path,
                                  uint32_t interval_seconds)
     : interval_(interval_seconds), enc_(256) {
   const std::string p = path.empty() ? std::string("plugins.flowtuple") : path;
-  if (interval_seconds == 0) throw ConfigError(p, yaml_line_safe(options), "interval length must be > 0");
+  if (interval_seconds == 0) throw ConfigError(p, yaml_line(options), "interval length must be > 0");
   if (!options.IsDefined() || options.IsNull()) return;
   reject_unknown_keys(options, p, {"ipv6", "avrooutput", "usesnappy", "sorttuples", "mergethreads"});
   if (auto v = get_onoff(options, p, "ipv6")) ipv6_ = *v;
-  const auto line = [&](const char* k) { return std::to_string(yaml_line_safe(options[k])); };
+  const auto line = [&](const char* k) { return std::to_string(yaml_line(options[k])); };
   if (auto v = get_opt<std::string>(options, p, "avrooutput")) {
     std::string s = *v;
     for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -345,13 +337,13 @@ FlowtuplePlugin::FlowtuplePlugin(const YAML::Node& options, const std::string& p
     } else if (const auto c = parse_codec(s)) {
       stream_options_.codec = *c;
     } else {
-      throw ConfigError(join_key(p, "avrooutput"), yaml_line_safe(options["avrooutput"]),
+      throw ConfigError(join_key(p, "avrooutput"), yaml_line(options["avrooutput"]),
                         "must be deflate, snappy or none (or zstandard, null), got '" + *v + "'");
     }
   }
   if (auto v = get_onoff(options, p, "usesnappy")) {
     if (options["avrooutput"].IsDefined()) {
-      throw ConfigError(join_key(p, "usesnappy"), yaml_line_safe(options["usesnappy"]),
+      throw ConfigError(join_key(p, "usesnappy"), yaml_line(options["usesnappy"]),
                         "conflicts with avrooutput (line " + line("avrooutput") + "): set only one");
     }
     if (*v) stream_options_.codec = AvroCodec::snappy;

@@ -12,14 +12,6 @@ using namespace report_detail;
 
 namespace {
 
-int line_of(const YAML::Node& n) {
-  try {
-    return n.IsDefined() ? yaml_line(n) : 0;
-  } catch (const YAML::Exception&) {
-    return 0;
-  }
-}
-
 // One entry of a port range list: "LOW-HIGH" or "PORT".
 bool parse_one_range(const std::string& v, PortSet& set) {
   unsigned lo = 0, hi = 0;
@@ -43,10 +35,10 @@ PortSet parse_range(const YAML::Node& options, const std::string& path, const ch
   } else {
     items.push_back(n);
   }
-  if (items.empty()) throw ConfigError(join_key(path, key), line_of(n), "must list at least one port or range");
+  if (items.empty()) throw ConfigError(join_key(path, key), yaml_line(n), "must list at least one port or range");
   for (const auto& i : items) {
     if (!i.IsScalar() || !parse_one_range(i.Scalar(), set)) {
-      throw ConfigError(join_key(path, key), line_of(i),
+      throw ConfigError(join_key(path, key), yaml_line(i),
                         "must be a port range LOW-HIGH or a port within 0-65535 (or a list of them), got '" +
                             (i.IsScalar() ? i.Scalar() : std::string("a non-scalar")) + "'");
     }
@@ -56,11 +48,11 @@ PortSet parse_range(const YAML::Node& options, const std::string& path, const ch
 
 uint64_t parse_limits(const YAML::Node& list, const std::string& path, std::vector<std::string>& warnings) {
   const std::string key = join_key(path, "limitmetrics");
-  if (!list.IsSequence()) throw ConfigError(key, line_of(list), "must be a list of metric groups");
+  if (!list.IsSequence()) throw ConfigError(key, yaml_line(list), "must be a list of metric groups");
   const auto bit = [](uint32_t c) { return uint64_t{1} << c; };
   uint64_t mask = 0;
   for (const auto& item : list) {
-    if (!item.IsScalar()) throw ConfigError(key, line_of(item), "each entry must be a metric group name");
+    if (!item.IsScalar()) throw ConfigError(key, yaml_line(item), "each entry must be a metric group name");
     std::string s = item.Scalar();
     for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (s == "basic") mask |= bit(kCombined) | bit(kIpProtocol);
@@ -72,10 +64,10 @@ uint64_t parse_limits(const YAML::Node& list, const std::string& path, std::vect
     else if (s == "filter") mask |= bit(kFilterCriteria);
     else if (s == "netacq") {
       mask |= bit(kNetacqContinent);   // keeps the list non-empty: netacq alone tracks nothing here
-      warnings.push_back(key + " (line " + std::to_string(line_of(item)) +
+      warnings.push_back(key + " (line " + std::to_string(yaml_line(item)) +
                          "): netacq: Net Acuity tagging is not built, so no netacq metrics are written");
     } else {
-      throw ConfigError(key, line_of(item),
+      throw ConfigError(key, yaml_line(item),
                         "unknown metric group '" + item.Scalar() +
                             "' (known: basic, tcpports, udpports, icmp, maxmind, netacq, pfx2asn, filter)");
     }
@@ -89,18 +81,18 @@ uint64_t parse_limits(const YAML::Node& list, const std::string& path, std::vect
 ReportPlugin::ReportPlugin(const YAML::Node& options, const std::string& path, uint32_t interval_seconds,
                            const PluginContext& context) {
   const std::string p = path.empty() ? std::string("plugins.report") : path;
-  if (interval_seconds == 0) throw ConfigError(p, line_of(options), "interval length must be > 0");
+  if (interval_seconds == 0) throw ConfigError(p, yaml_line(options), "interval length must be > 0");
   opt_.maxmind = context.maxmind;
   opt_.pfx2as = context.pfx2as;
   if (!options.IsDefined() || options.IsNull()) return;
-  if (!options.IsMap()) throw ConfigError(p, line_of(options), "must be a mapping of report options");
+  if (!options.IsMap()) throw ConfigError(p, yaml_line(options), "must be a mapping of report options");
   reject_unknown_keys(options, p,
                       {"output_row_label", "limitmetrics", "tcp_source_port_range", "tcp_dest_port_range",
                        "udp_source_port_range", "udp_dest_port_range", "output_format", "iptracker_threads",
                        "internalhwm", "querytaggerlabels", "report_partial", "uniq"});
-  const auto line = [&](const char* k) { return std::to_string(line_of(options[k])); };
+  const auto line = [&](const char* k) { return std::to_string(yaml_line(options[k])); };
   if (auto v = get_opt<std::string>(options, p, "output_row_label")) {
-    if (v->empty()) throw ConfigError(join_key(p, "output_row_label"), line_of(options["output_row_label"]),
+    if (v->empty()) throw ConfigError(join_key(p, "output_row_label"), yaml_line(options["output_row_label"]),
                                       "must not be empty");
     opt_.label = *v;
   }
@@ -111,7 +103,7 @@ ReportPlugin::ReportPlugin(const YAML::Node& options, const std::string& path, u
   if (auto v = get_opt<std::string>(options, p, "output_format")) {
     if (*v == "libtimeseries") opt_.timeseries = true;
     else if (*v != "avro") {
-      throw ConfigError(join_key(p, "output_format"), line_of(options["output_format"]),
+      throw ConfigError(join_key(p, "output_format"), yaml_line(options["output_format"]),
                         "must be avro or libtimeseries, got '" + *v + "'");
     }
   }
@@ -131,7 +123,7 @@ ReportPlugin::ReportPlugin(const YAML::Node& options, const std::string& path, u
   if (auto v = get_opt<std::string>(options, p, "uniq")) {
     if (*v == "hll") opt_.hll = true;
     else if (*v != "exact") {
-      throw ConfigError(join_key(p, "uniq"), line_of(options["uniq"]), "must be exact or hll, got '" + *v + "'");
+      throw ConfigError(join_key(p, "uniq"), yaml_line(options["uniq"]), "must be exact or hll, got '" + *v + "'");
     }
   }
 }
