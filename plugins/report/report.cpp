@@ -8,6 +8,7 @@
 #include "dataplane/filters.hpp"
 #include "plugins/common/flat_table.hpp"
 #include "plugins/common/hll.hpp"
+#include "plugins/report/report_uniq.hpp"
 
 namespace privateer {
 
@@ -42,16 +43,8 @@ const char* const kFilterNames[kEndFilter - kFirstFilter] = {
     "non-erratic.tcp-port-80", "non-erratic.tcp-port-5000", "non-erratic.dns-resp-non-standard-v2",
     "non-erratic.netbios-query-name", "not-ip"};
 
-const char* const kContinents[] = {"??", "AF", "AN", "AS", "EU", "NA", "OC", "SA"};
 const uint32_t kPortClass[4] = {kTcpSrcPort, kTcpDstPort, kUdpSrcPort, kUdpDstPort};
 
-// A two-letter code as a metric value (first letter in the low byte); "??"
-// for unknown or anything that is not two letters A-Z.
-uint32_t code2(const char c[2]) {
-  const auto ok = [](char x) { return x >= 'A' && x <= 'Z'; };
-  if (!ok(c[0]) || !ok(c[1])) return '?' | ('?' << 8);
-  return static_cast<uint8_t>(c[0]) | (static_cast<uint32_t>(static_cast<uint8_t>(c[1])) << 8);
-}
 std::string letters(uint32_t v) { return {static_cast<char>(v & 0xff), static_cast<char>((v >> 8) & 0xff)}; }
 
 // Packets and bytes per metric id.
@@ -77,45 +70,13 @@ struct UniqSlot {
   }
 };
 
-// Exact mode: the metrics of few values every packet has one of (overall,
-// the filter-criteria, protocols ICMP/TCP/UDP, the continents) are one bit
-// each in a mask per address (or ASN) and side, instead of one UniqSlot per
-// metric: a packet sets its bits with one insert per side where it would
-// add ~10 slots. Bit b: overall (0), filter id b (4..28), protocol ICMP,
-// TCP, UDP (32..34), continent kContinents[i] (40 + i).
-constexpr int kProtoBit = 32, kContinentBit = 40;
-struct MaskSlot {
-  uint64_t mask;
-  uint32_t item;
-  uint8_t kind;   // as UniqSlot's
-  uint32_t count; // FlatTable's occupancy marker (1 once used)
-  bool same_key(const MaskSlot& o) const { return item == o.item && kind == o.kind; }
-  uint64_t hash(const uint64_t* seed) const { return hash_mum((uint64_t{item} << 8 | kind) ^ seed[0], seed[1]); }
-};
-
-int proto_bit(uint8_t proto) { return proto == 1 ? kProtoBit : proto == 6 ? kProtoBit + 1 : proto == 17 ? kProtoBit + 2 : -1; }
-int continent_bit(uint32_t code) {
-  for (int i = 0; i < 8; ++i) {
-    if (code2(kContinents[i]) == code) return kContinentBit + i;
-  }
-  return -1;
-}
-uint64_t metric_of_bit(int b) {
-  if (b == 0) return metric_id(kCombined, 0);
-  if (b < kProtoBit) return metric_id(kFilterCriteria, static_cast<uint32_t>(b));
-  if (b < kContinentBit) {
-    static constexpr uint32_t kProtos[3] = {1, 6, 17};
-    return metric_id(kIpProtocol, kProtos[b - kProtoBit]);
-  }
-  return metric_id(kMaxmindContinent, code2(kContinents[b - kContinentBit]));
-}
-
 struct ReportResult : IntervalResult {
   FlatTable<CountSlot> counts;
   FlatTable<UniqSlot> uniq;
-  FlatTable<MaskSlot> masks;
-  ReportResult(FlatTable<CountSlot>&& c, FlatTable<UniqSlot>&& u, FlatTable<MaskSlot>&& m)
-      : counts(std::move(c)), uniq(std::move(u)), masks(std::move(m)) {}
+  std::vector<MaskRec> masks;
+  std::vector<PairKey> pairs;
+  ReportResult(FlatTable<CountSlot>&& c, FlatTable<UniqSlot>&& u, std::vector<MaskRec>&& m, std::vector<PairKey>&& p)
+      : counts(std::move(c)), uniq(std::move(u)), masks(std::move(m)), pairs(std::move(p)) {}
 };
 
 class ReportWorker : public WorkerProcessor {
@@ -127,10 +88,15 @@ class ReportWorker : public WorkerProcessor {
   }
 
   std::unique_ptr<IntervalResult> end_interval(uint64_t) override {
-    auto r = std::make_unique<ReportResult>(std::move(counts_), std::move(uniq_), std::move(masks_));
+    auto r = std::make_unique<ReportResult>(std::move(counts_), std::move(uniq_), std::move(masks_), std::move(pairs_));
+    pairs_ = {};
+    pairs_.reserve(r->pairs.size());
+    recent_.fill(0);
+    recent_mask_.fill(MaskRec{0, 0});
     counts_ = FlatTable<CountSlot>(FlatTable<CountSlot>::capacity_for(r->counts.size()));
     uniq_ = FlatTable<UniqSlot>(FlatTable<UniqSlot>::capacity_for(r->uniq.size()));
-    masks_ = FlatTable<MaskSlot>(FlatTable<MaskSlot>::capacity_for(r->masks.size()));
+    masks_ = {};
+    masks_.reserve(r->masks.size());
     return r;
   }
 
@@ -175,6 +141,13 @@ class ReportWorker : public WorkerProcessor {
         mask |= uint64_t{1} << b;
         continue;
       }
+      if (!opt_.hll && is_port_metric(ids[j])) {
+        const uint64_t at = ((ids[j] >> 32) - kFirstPortClass) << 50 | (ids[j] & 0xffff) << 34;
+        pair(at, v.src.v4);
+        pair(at | uint64_t{1} << 32, v.dst.v4);
+        if (v.asn != 0) pair(at | uint64_t{2} << 32, v.asn);
+        continue;
+      }
       member(ids[j], v.src.v4, 0);
       member(ids[j], v.dst.v4, 1);
       if (v.asn != 0) member(ids[j], v.asn, 2);
@@ -186,22 +159,24 @@ class ReportWorker : public WorkerProcessor {
     }
   }
 
-  // The MaskSlot bit of a metric, or -1 when it has a UniqSlot of its own.
-  static int mask_bit(uint64_t id) {
-    const uint32_t v = static_cast<uint32_t>(id);
-    switch (id >> 32) {
-      case kCombined: return 0;
-      case kFilterCriteria: return static_cast<int>(v);
-      case kIpProtocol: return proto_bit(static_cast<uint8_t>(v));
-      case kMaxmindContinent: return continent_bit(v);
-    }
-    return -1;
+  // Appends a port metric's member; a repeat of one of the last members
+  // that hashed to the same place (a scanner's next packet) is skipped.
+  void pair(uint64_t at, uint32_t item) {
+    const uint64_t key = at | item;
+    uint64_t& r = recent_[(key * 0x9E3779B97F4A7C15ull) >> (64 - 12)];
+    if (r == key + 1) return;
+    r = key + 1;
+    pairs_.push_back(PairKey{key});
   }
 
-  void add_mask(uint32_t item, uint8_t kind, uint64_t mask) {
-    const MaskSlot m{0, item, kind, 0};
-    bool inserted;
-    masks_.find_or_insert(m, masks_.hash(m), inserted).mask |= mask;
+  // Appends an address's mask; the same address with the same mask as one
+  // of the last that hashed to the same place is skipped.
+  void add_mask(uint32_t item, uint64_t kind, uint64_t mask) {
+    const uint64_t key = kind << 32 | item;
+    MaskRec& r = recent_mask_[((key ^ mask) * 0x9E3779B97F4A7C15ull) >> (64 - 12)];
+    if (r.key == key + 1 && r.mask == mask) return;
+    r = MaskRec{key + 1, mask};
+    masks_.push_back(MaskRec{key, mask});
   }
 
   void member(uint64_t metric, uint32_t item, uint8_t kind) {
@@ -220,8 +195,22 @@ class ReportWorker : public WorkerProcessor {
   const ReportOptions& opt_;
   FlatTable<CountSlot> counts_;
   FlatTable<UniqSlot> uniq_;
-  FlatTable<MaskSlot> masks_;
+  std::vector<MaskRec> masks_;
+  std::vector<PairKey> pairs_;
+  std::array<uint64_t, 4096> recent_{};         // key + 1 of recent pairs (0: none)
+  std::array<MaskRec, 4096> recent_mask_{};     // key + 1 and mask of recent masks
 };
+
+// Every worker's records of one kind in the first worker's array.
+template <class T>
+std::vector<T>& gather(const std::vector<ReportResult*>& rs, std::vector<T> ReportResult::*member) {
+  std::vector<T>& all = rs[0]->*member;
+  for (size_t w = 1; w < rs.size(); ++w) {
+    all.insert(all.end(), (rs[w]->*member).begin(), (rs[w]->*member).end());
+    std::vector<T>().swap(rs[w]->*member);
+  }
+  return all;
+}
 
 }  // namespace
 
@@ -315,13 +304,8 @@ MergeStats ReportPlugin::merge(const IntervalInfo& iv, std::vector<std::unique_p
               std::max_element(rs.begin(), rs.end(), [](const ReportResult* a, const ReportResult* b) {
                 return a->counts.capacity() < b->counts.capacity();
               }) [0]->counts);
-    std::swap(rs[0]->masks,
-              std::max_element(rs.begin(), rs.end(), [](const ReportResult* a, const ReportResult* b) {
-                return a->masks.capacity() < b->masks.capacity();
-              }) [0]->masks);
     FlatTable<CountSlot>& counts = rs[0]->counts;
     FlatTable<UniqSlot>& uniq = rs[0]->uniq;
-    FlatTable<MaskSlot>& masks = rs[0]->masks;
     for (size_t w = 1; w < rs.size(); ++w) {
       rs[w]->counts.for_each_scattered([&](const CountSlot& c) {
         bool inserted;
@@ -337,10 +321,6 @@ MergeStats ReportPlugin::merge(const IntervalInfo& iv, std::vector<std::unique_p
         bool inserted;
         UniqSlot& s = uniq.find_or_insert(u, uniq.hash(u), inserted);
         s.rank = std::max(s.rank, u.rank);
-      });
-      rs[w]->masks.for_each_scattered([&](const MaskSlot& m) {
-        bool inserted;
-        masks.find_or_insert(m, masks.hash(m), inserted).mask |= m.mask;
       });
     }
   }
@@ -363,18 +343,8 @@ MergeStats ReportPlugin::merge(const IntervalInfo& iv, std::vector<std::unique_p
         ReportRow& r = rows[index.at(u.metric)];
         (u.kind == 0 ? r.src_ip_cnt : u.kind == 1 ? r.dest_ip_cnt : r.src_asn_cnt) += 1;
       });
-      // Per mask bit and side, how many addresses (ASNs) have it.
-      std::array<std::array<uint64_t, 3>, 64> per_bit{};
-      rs[0]->masks.for_each([&](const MaskSlot& m) {
-        for (uint64_t bits = m.mask; bits; bits &= bits - 1) ++per_bit[__builtin_ctzll(bits)][m.kind];
-      });
-      for (int b = 0; b < 64; ++b) {
-        if (!(per_bit[b][0] | per_bit[b][1] | per_bit[b][2])) continue;
-        ReportRow& r = rows[index.at(metric_of_bit(b))];
-        r.src_ip_cnt += per_bit[b][0];
-        r.dest_ip_cnt += per_bit[b][1];
-        r.src_asn_cnt += per_bit[b][2];
-      }
+      count_masks(gather(rs, &ReportResult::masks), rows, index, runner_);
+      count_pairs(gather(rs, &ReportResult::pairs), rows, index, runner_);
     } else {
       std::vector<std::array<HllEstimator, 3>> est(rows.size());
       rs[0]->uniq.for_each([&](const UniqSlot& u) { est[index.at(u.metric)][u.kind].add_register(u.rank); });

@@ -101,6 +101,7 @@ class ReportPlugin : public Plugin {
                const PluginContext& context);
   const std::string& name() const override;
   std::vector<std::string> config_warnings() const override { return warnings_; }
+  void set_task_runner(TaskRunner* runner) override { runner_ = runner; }
   void open_outputs(OutputProvider& out) override;
   std::unique_ptr<WorkerProcessor> make_worker(unsigned worker_id) override;
   MergeStats merge(const IntervalInfo& interval, std::vector<std::unique_ptr<IntervalResult>>& results) override;
@@ -118,6 +119,7 @@ class ReportPlugin : public Plugin {
   std::set<uint32_t> countries_;   // (continent, country) values seen so far in the run
   AvroStream* stream_ = nullptr;
   TimeseriesWriter* ts_ = nullptr;
+  TaskRunner* runner_ = nullptr;   // the control plane's, for the sort of the port pairs
   AvroEncoder enc_;
 };
 
