@@ -3,6 +3,7 @@
 // types a harness draws a packet's from.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 
@@ -29,6 +30,18 @@ inline constexpr uint16_t kLinkTypes[] = {linktype::ethernet, linktype::linux_sl
 
 inline uint16_t link_type_of(uint8_t selector) {
   return kLinkTypes[selector % (sizeof kLinkTypes / sizeof kLinkTypes[0])];
+}
+
+// The packet of a non-empty input: the first byte picks the link type, the
+// rest is the captured packet, caplen bytes exactly (so that a read past it
+// is an AddressSanitizer report).
+inline RawPacket packet_of(const uint8_t* data, size_t size) {
+  RawPacket p;
+  p.linktype = link_type_of(data[0]);
+  p.data = size > 1 ? data + 1 : nullptr;
+  p.caplen = static_cast<uint32_t>(size - 1);
+  p.wirelen = p.caplen;
+  return p;
 }
 
 }  // namespace privateer::fuzz

@@ -20,11 +20,7 @@ using namespace privateer;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  RawPacket p;
-  p.linktype = fuzz::link_type_of(data[0]);
-  p.data = size > 1 ? data + 1 : nullptr;
-  p.caplen = static_cast<uint32_t>(size - 1);
-  p.wirelen = p.caplen;
+  RawPacket p = fuzz::packet_of(data, size);
   PacketView v;
   const DecodeError e = decode_packet(p, v);
   REQUIRE(e == v.error);

@@ -31,11 +31,7 @@ struct Outputs : OutputProvider {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  RawPacket p;
-  p.linktype = fuzz::link_type_of(data[0]);
-  p.data = size > 1 ? data + 1 : nullptr;
-  p.caplen = static_cast<uint32_t>(size - 1);
-  p.wirelen = p.caplen;
+  RawPacket p = fuzz::packet_of(data, size);
   p.ts_ns = 1700000000ull * 1000000000ull;
   PacketView v[2];
   decode_packet(p, v[0]);
