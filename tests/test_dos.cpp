@@ -6,6 +6,8 @@
 // capture with scapy (tests/dos_oracle.py), for 1, 2 and 4 workers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -68,10 +70,14 @@ std::string privateer_records(const fs::path& capture, uint32_t interval, const 
   cfg.close();
   std::string log;
   EXPECT_EQ(run_command(privateer_bin().string() + " -c " + quote(tmp.path / "c.yaml"), &log), 0) << log;
-  std::string files;
+  // In time order: the names end in the interval start (%s), all of one length.
+  std::vector<fs::path> paths;
   for (const auto& e : fs::directory_iterator(tmp.path / "out")) {
-    if (e.path().extension() == ".avro") files += " " + quote(e.path());
+    if (e.path().extension() == ".avro") paths.push_back(e.path());
   }
+  std::sort(paths.begin(), paths.end());
+  std::string files;
+  for (const auto& f : paths) files += " " + quote(f);
   std::string out;
   EXPECT_EQ(run_stdout(std::string(kPython) + " " + script("dos_oracle.py") + " read" + files, &out), 0) << log;
   return out;
