@@ -10,6 +10,9 @@
       finds in FILE for the source of the vector's first packet.
   dos_oracle.py read AVRO...
       prints the records of dos Avro files (python3-avro) in the same format.
+  dos_oracle.py stardust AVRO...
+      the same, read as pyavro-stardust's AvroRsdosReader reads them
+      (positionally, no maxmind_* fields: `schema: stardust`).
 
 A line: every field of org.caida.corsaro.dos in schema order, TAB separated,
 the target as a dotted quad and the initial packet in hex. Exit status 2 when
@@ -33,6 +36,8 @@ PROTO_ORDER = {6: 0, 17: 1, 1: 2}
 def line(rec):
     out = []
     for f in FIELDS:
+        if f not in rec:
+            continue
         v = rec[f]
         if f == "target_ip":
             v = str(ipaddress.IPv4Address(v))
@@ -184,6 +189,70 @@ def read(args):
                 print(line(rec))
 
 
+def stardust(args):
+    """Reads dos files the way pyavro-stardust's AvroRsdosReader does (its
+    schema version 2): no schema resolution, each record taken as the 17
+    numbers in order, then the packet, and every block must end with its
+    last record."""
+    import json
+    import zlib
+
+    def varint(buf, pos):
+        shift = n = 0
+        while True:
+            b = buf[pos]
+            pos += 1
+            n |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return (n >> 1) ^ -(n & 1), pos
+
+    numbers = [f for f in FIELDS if not f.startswith("maxmind_") and f != "initial_packet"]
+    for path in args.files:
+        buf = open(path, "rb").read()
+        assert buf[:4] == b"Obj\x01", path
+        pos, meta = 4, {}
+        while True:
+            count, pos = varint(buf, pos)
+            if count == 0:
+                break
+            if count < 0:
+                count = -count
+                _, pos = varint(buf, pos)
+            for _ in range(count):
+                klen, pos = varint(buf, pos)
+                key = buf[pos:pos + klen].decode()
+                pos += klen
+                vlen, pos = varint(buf, pos)
+                meta[key] = buf[pos:pos + vlen]
+                pos += vlen
+        names = [f["name"] for f in json.loads(meta["avro.schema"])["fields"]]
+        if "first_attack_port" not in names:
+            raise SystemExit("%s: pyavro-stardust would take it for schema version 1" % path)
+        codec = meta.get("avro.codec", b"null").decode()
+        pos += 16
+        while pos < len(buf):
+            count, pos = varint(buf, pos)
+            size, pos = varint(buf, pos)
+            data = buf[pos:pos + size]
+            pos += size + 16
+            if codec == "deflate":
+                data = zlib.decompress(data, -15)
+            elif codec != "null":
+                raise SystemExit("%s: pyavro-stardust reads no %s blocks" % (path, codec))
+            at = 0
+            for _ in range(count):
+                rec = {}
+                for f in numbers:
+                    rec[f], at = varint(data, at)
+                n, at = varint(data, at)
+                rec["initial_packet"] = data[at:at + n]
+                at += n
+                print(line(rec))
+            if at != len(data):
+                raise SystemExit("%s: %d bytes left after a block's records" % (path, len(data) - at))
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -198,11 +267,15 @@ def main():
     e.add_argument("--mmdb")
     r = sub.add_parser("read")
     r.add_argument("files", nargs="*")
+    st = sub.add_parser("stardust")
+    st.add_argument("files", nargs="*")
     args = ap.parse_args()
     try:
         if args.cmd == "expect":
             import scapy.all  # noqa: F401
             expect(args)
+        elif args.cmd == "stardust":
+            stardust(args)
         else:
             import avro.datafile  # noqa: F401
             read(args)

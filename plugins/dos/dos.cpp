@@ -17,6 +17,10 @@ constexpr uint8_t kSyn = 0x02, kRst = 0x04, kAck = 0x10;
 // corsaro3 gives up on a vector whose first packet has more captured bytes.
 constexpr uint32_t kMaxInitialPacket = 10000;
 
+// corsaro3's latest schema; kMaxmindFields is cut out of it for `schema: stardust`.
+constexpr const char* kMaxmindFields = R"(
+  {"name": "maxmind_continent", "type": "string"},
+  {"name": "maxmind_country", "type": "string"},)";
 constexpr const char* kSchema = R"({"type": "record", "namespace": "org.caida.corsaro", "name": "dos",
  "doc": "A Corsaro Dos record. All byte fields are in host byte order, except for the initial packet which is as it appeared on the wire.",
  "fields": [
@@ -172,7 +176,14 @@ DosPlugin::DosPlugin(const YAML::Node& options, const std::string& path) : enc_(
   if (!options.IsMap()) throw ConfigError(p, yaml_line(options), "must be a mapping of dos options");
   reject_unknown_keys(options, p,
                       {"min_attack_packets", "min_attack_duration", "min_attack_packet_rate", "rate_window_size",
-                       "rate_window_slide"});
+                       "rate_window_slide", "schema"});
+  if (auto v = get_opt<std::string>(options, p, "schema")) {
+    if (*v == "stardust") opt_.schema = DosSchema::stardust;
+    else if (*v != "latest") {
+      throw ConfigError(join_key(p, "schema"), yaml_line(options["schema"]),
+                        "must be latest or stardust, got '" + *v + "'");
+    }
+  }
   struct Opt {
     const char* key;
     uint32_t* to;
@@ -203,9 +214,13 @@ DosPlugin::DosPlugin(const YAML::Node& options, const std::string& path) : enc_(
   }
 }
 
-const std::string& DosPlugin::schema_json() {
-  static const std::string s = kSchema;
-  return s;
+const std::string& DosPlugin::schema_json(DosSchema schema) {
+  static const std::string latest = kSchema;
+  static const std::string stardust = [] {
+    std::string s = kSchema;
+    return s.erase(s.find(kMaxmindFields), std::strlen(kMaxmindFields));
+  }();
+  return schema == DosSchema::latest ? latest : stardust;
 }
 
 const std::string& DosPlugin::name() const {
@@ -213,7 +228,7 @@ const std::string& DosPlugin::name() const {
   return n;
 }
 
-void DosPlugin::open_outputs(OutputProvider& out) { out_ = &out.avro_stream(kStream, schema_json(), {}); }
+void DosPlugin::open_outputs(OutputProvider& out) { out_ = &out.avro_stream(kStream, schema_json(opt_.schema), {}); }
 
 std::unique_ptr<WorkerProcessor> DosPlugin::make_worker(unsigned) {
   return std::make_unique<DosWorker>(opt_.rate_window_slide);
@@ -328,7 +343,7 @@ std::vector<DosRecord> DosPlugin::merge_records(const IntervalInfo& iv,
   return out;
 }
 
-void DosPlugin::encode(const DosRecord& r, AvroEncoder& enc) {
+void DosPlugin::encode(const DosRecord& r, AvroEncoder& enc, DosSchema schema) {
   enc.put_long(static_cast<int64_t>(r.bin_timestamp));
   enc.put_int(static_cast<int32_t>(r.initial_packet.size()));
   enc.put_long(r.target_ip);
@@ -342,8 +357,10 @@ void DosPlugin::encode(const DosRecord& r, AvroEncoder& enc) {
   enc.put_int(static_cast<int32_t>(r.latest_time_usec));
   enc.put_int(r.first_attack_port);
   enc.put_int(r.first_target_port);
-  enc.put_string(r.maxmind_continent);
-  enc.put_string(r.maxmind_country);
+  if (schema == DosSchema::latest) {
+    enc.put_string(r.maxmind_continent);
+    enc.put_string(r.maxmind_country);
+  }
   enc.put_bytes(r.initial_packet.data(), r.initial_packet.size());
 }
 
@@ -352,7 +369,7 @@ MergeStats DosPlugin::merge(const IntervalInfo& iv, std::vector<std::unique_ptr<
   const std::vector<DosRecord> records = merge_records(iv, results);
   for (const DosRecord& r : records) {
     enc_.clear();
-    encode(r, enc_);
+    encode(r, enc_, opt_.schema);
     out_->append_encoded(enc_.data(), enc_.size());
   }
   MergeStats st;

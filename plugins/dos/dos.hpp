@@ -49,13 +49,19 @@
 
 namespace privateer {
 
-// The plugin's options, corsaro3's names and defaults.
+// The record layout written. latest: corsaro3's latest schema (the
+// maxmind_* strings before initial_packet); stardust: the one before them,
+// which pyavro-stardust's AvroRsdosReader reads (17 numbers, then the packet).
+enum class DosSchema : uint8_t { latest, stardust };
+
+// The plugin's options, corsaro3's names and defaults (`schema` is ours).
 struct DosOptions {
   uint32_t min_attack_packets = 25;
   uint32_t min_attack_duration = 60;      // seconds
   uint32_t min_attack_packet_rate = 30;   // packets in one rate window
   uint32_t rate_window_size = 60;         // seconds
   uint32_t rate_window_slide = 10;        // seconds
+  DosSchema schema = DosSchema::latest;
 };
 
 // One output record (org.caida.corsaro.dos).
@@ -144,8 +150,9 @@ class DosPlugin : public Plugin {
   // Throws ConfigError for an unknown option or a bad value.
   DosPlugin(const YAML::Node& options, const std::string& path);
 
-  static const std::string& schema_json();   // org.caida.corsaro.dos
-  static void encode(const DosRecord& r, AvroEncoder& enc);
+  // org.caida.corsaro.dos in the layout `schema`.
+  static const std::string& schema_json(DosSchema schema = DosSchema::latest);
+  static void encode(const DosRecord& r, AvroEncoder& enc, DosSchema schema = DosSchema::latest);
 
   const std::string& name() const override;
   std::vector<std::string> config_warnings() const override { return warnings_; }
