@@ -85,6 +85,14 @@ std::string privateer_records(const fs::path& capture, uint32_t interval, const 
   return out;
 }
 
+// The TAB-separated fields of one record line.
+std::vector<std::string> fields_of(const std::string& line) {
+  std::vector<std::string> f;
+  std::stringstream ss(line);
+  for (std::string x; std::getline(ss, x, '\t');) f.push_back(x);
+  return f;
+}
+
 // Runs `capture` with 1, 2 and 4 workers, each against the oracle; returns
 // the records as fields.
 std::vector<std::vector<std::string>> check_capture(const fs::path& capture, uint32_t interval,
@@ -95,12 +103,7 @@ std::vector<std::vector<std::string>> check_capture(const fs::path& capture, uin
         << capture << " with " << threads << " workers";
   }
   std::vector<std::vector<std::string>> recs;
-  for (const auto& l : lines_of(want)) {
-    std::vector<std::string> f;
-    std::stringstream ss(l);
-    for (std::string x; std::getline(ss, x, '\t');) f.push_back(x);
-    recs.push_back(f);
-  }
+  for (const auto& l : lines_of(want)) recs.push_back(fields_of(l));
   return recs;
 }
 
@@ -288,9 +291,7 @@ TEST(DosCrafted, StardustSchemaReadAsPyavroStardustReadsIt) {
   const Options low = {{"min_attack_packet_rate", 1}, {"min_attack_duration", 0}};
   std::string want;
   for (const auto& l : lines_of(expected(pcap, 60, low, {}))) {
-    std::vector<std::string> f;
-    std::stringstream ss(l);
-    for (std::string x; std::getline(ss, x, '\t');) f.push_back(x);
+    std::vector<std::string> f = fields_of(l);
     ASSERT_EQ(f.size(), 20u) << l;
     f.erase(f.begin() + 17, f.begin() + 19);   // maxmind_continent, maxmind_country
     for (size_t i = 0; i < f.size(); ++i) want += (i ? "\t" : "") + f[i];
