@@ -339,6 +339,22 @@ void register_metrics(MetricsRegistry& reg, const std::string& source_name, bool
                   {{"stream", s->stream()}, {"reason", drop_reason_name(static_cast<DropReason>(r))}});
       }
     }
+    for (const auto& s : outputs.packet_streams()) {
+      const MetricLabels sl{{"stream", s->stream()}};
+      w.counter("privateer_packet_output_packets_total", "Packets in completed packet files", s->packets(), sl);
+      w.counter("privateer_packet_output_bytes_total", "Bytes of completed packet files (as on disk)", s->bytes(), sl);
+      w.counter("privateer_packet_output_files_total", "Packet files completed (renamed and marked done)", s->files(), sl);
+      w.counter("privateer_packet_output_failed_files_total", "Packet files given up (a write failed; the .tmp kept)",
+                s->failed_files(), sl);
+    }
+    for (const auto& s : outputs.packet_streams()) {
+      for (size_t r = 0; r < kPacketDropReasons; ++r) {
+        w.counter("privateer_packet_output_dropped_packets_total",
+                  "Packets that did not reach a complete packet file, by reason (buffer_full, no_space, io_error, linktype)",
+                  s->dropped(static_cast<PacketDrop>(r)),
+                  {{"stream", s->stream()}, {"reason", packet_drop_name(static_cast<PacketDrop>(r))}});
+      }
+    }
     w.counter("privateer_output_compressed_blocks_total", "Avro blocks compressed by the output threads",
               outputs.blocks_compressed());
     w.gauge("privateer_output_threads", "Output threads (block compression and merge tasks)", outputs.output_threads());
@@ -782,6 +798,23 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     sum << "\n";
     for (const auto& p : s->written_paths()) sum << "    " << p << "\n";
     for (const auto& p : s->kept_tmp_paths()) sum << "    " << p << " (not finished: privateer-recover saves its complete blocks)\n";
+  }
+  for (const auto& s : outputs.packet_streams()) {
+    sum << "  " << s->stream() << ": " << s->packets() << " packets in " << s->files() << " file(s)";
+    if (const uint64_t n = s->dropped_total()) {
+      sum << ", " << n << " dropped (";
+      const char* sep = "";
+      for (size_t r = 0; r < kPacketDropReasons; ++r) {
+        if (const uint64_t k = s->dropped(static_cast<PacketDrop>(r))) {
+          sum << sep << packet_drop_name(static_cast<PacketDrop>(r)) << "=" << k;
+          sep = " ";
+        }
+      }
+      sum << ")";
+    }
+    if (s->failed_files()) sum << ", " << s->failed_files() << " file(s) given up";
+    sum << "\n";
+    for (const auto& p : s->written_paths()) sum << "    " << p << "\n";
   }
   if (sinks) {
     for (const auto& k : sinks->all()) {

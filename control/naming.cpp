@@ -94,16 +94,20 @@ std::string expand_template(const std::string& tmpl, const std::string& plugin,
 }
 
 std::string avro_file_name(const std::string& expanded, const std::vector<std::string>& extras) {
-  static const std::string kExt = ".avro";
-  const bool has_ext = expanded.size() >= kExt.size() &&
-                       expanded.compare(expanded.size() - kExt.size(), kExt.size(), kExt) == 0;
-  std::string out = has_ext ? expanded.substr(0, expanded.size() - kExt.size()) : expanded;
-  for (const auto& e : extras) out += "." + e;
-  return out + kExt;
+  return file_name_with(expanded, extras, ".avro");
 }
 
-FileNamer::FileNamer(std::string tmpl, std::string monitorid)
-    : tmpl_(std::move(tmpl)), monitorid_(std::move(monitorid)) {}
+std::string file_name_with(const std::string& expanded, const std::vector<std::string>& extras,
+                           const std::string& ext) {
+  const bool has_ext = expanded.size() >= ext.size() &&
+                       expanded.compare(expanded.size() - ext.size(), ext.size(), ext) == 0;
+  std::string out = has_ext ? expanded.substr(0, expanded.size() - ext.size()) : expanded;
+  for (const auto& e : extras) out += "." + e;
+  return out + ext;
+}
+
+FileNamer::FileNamer(std::string tmpl, std::string monitorid, std::string ext)
+    : tmpl_(std::move(tmpl)), monitorid_(std::move(monitorid)), ext_(std::move(ext)) {}
 
 void FileNamer::set_stream_count(size_t streams) {
   add_stream_ = streams > 1 && !template_has_plugin(tmpl_);
@@ -113,7 +117,7 @@ std::string FileNamer::name(const std::string& stream, uint64_t unix_time) {
   const std::string expanded = expand_template(tmpl_, stream, monitorid_, unix_time);
   std::vector<std::string> extras;
   if (add_stream_) extras.push_back(stream);
-  const std::string plain = avro_file_name(expanded, extras);
+  const std::string plain = file_name_with(expanded, extras, ext_);
   std::string out = plain;
   unsigned& k = repeats_[plain];
   auto taken = [this](const std::string& n) {
@@ -123,7 +127,7 @@ std::string FileNamer::name(const std::string& stream, uint64_t unix_time) {
   while (taken(out)) {
     auto numbered = extras;
     numbered.push_back(std::to_string(++k));
-    out = avro_file_name(expanded, numbered);
+    out = file_name_with(expanded, numbered, ext_);
   }
   given_.insert(out);
   return out;

@@ -40,6 +40,9 @@ std::string expand_template(const std::string& tmpl, const std::string& plugin,
 // of `extras` inserted before the ".avro" after a '.':
 // avro_file_name("/o/x.avro", {"flowtuple", "2"}) is "/o/x.flowtuple.2.avro".
 std::string avro_file_name(const std::string& expanded, const std::vector<std::string>& extras = {});
+// The same with another extension (".pcap.gz" ...) in place of ".avro".
+std::string file_name_with(const std::string& expanded, const std::vector<std::string>& extras,
+                           const std::string& ext);
 
 // Names the output files of one run so that no two get the same name, where
 // corsaro3 would let later files overwrite earlier ones:
@@ -52,7 +55,8 @@ std::string avro_file_name(const std::string& expanded, const std::vector<std::s
 //    died: kept for privateer-recover, never truncated).
 class FileNamer {
  public:
-  FileNamer(std::string tmpl, std::string monitorid);
+  // `ext`: what names end in (".avro"; the packet outputs' ".pcap" ...).
+  FileNamer(std::string tmpl, std::string monitorid, std::string ext = ".avro");
   // The number of streams of the run; called before the first name().
   void set_stream_count(size_t streams);
   // The name of `stream`'s file whose first interval starts at `unix_time`.
@@ -61,6 +65,7 @@ class FileNamer {
  private:
   std::string tmpl_;
   std::string monitorid_;
+  std::string ext_;
   bool add_stream_ = false;
   std::map<std::string, unsigned> repeats_;  // plain name -> files after the first given it
   std::set<std::string> given_;

@@ -182,7 +182,7 @@ unsigned OutputManager::default_threads(unsigned configured, unsigned workers) {
 }
 
 OutputManager::OutputManager(OutputSettings s, unsigned workers)
-    : s_(std::move(s)), namer_(s_.outtemplate, s_.monitorid) {
+    : s_(std::move(s)), namer_(s_.outtemplate, s_.monitorid), workers_(workers) {
   s_.avro.threads = default_threads(s_.avro.threads, workers);
   pool_ = std::make_unique<CompressionPool>(s_.avro.threads);
 }
@@ -196,6 +196,15 @@ AvroStream& OutputManager::avro_stream(const std::string& stream, const std::str
   streams_.push_back(std::make_unique<RotatingAvroStream>(
       s_, stream, schema_json, options.codec.value_or(s_.avro.codec.codec), pool_.get(), &namer_));
   return *streams_.back();
+}
+
+PacketStream& OutputManager::packet_stream(const std::string& stream, const PacketStreamOptions& options) {
+  for (auto& s : packet_streams_) {
+    if (s->stream() == stream) throw std::logic_error("packet stream '" + stream + "' opened twice");
+  }
+  const PacketStreamSettings ps{s_.outtemplate, s_.monitorid, s_.interval_seconds, s_.rotatefreq};
+  packet_streams_.push_back(std::make_unique<RotatingPacketStream>(ps, stream, options, workers_));
+  return *packet_streams_.back();
 }
 
 void OutputManager::begin_interval(const IntervalInfo& iv) {
@@ -212,6 +221,7 @@ void OutputManager::end_interval(const IntervalInfo& iv) {
 
 void OutputManager::finish() {
   for (auto& s : streams_) s->finish();
+  for (auto& s : packet_streams_) s->finish();
 }
 
 void OutputManager::set_live(bool live) {

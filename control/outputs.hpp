@@ -26,6 +26,7 @@
 #include "control/avro/container.hpp"
 #include "control/avro/done.hpp"
 #include "control/naming.hpp"
+#include "control/pcap/packet_stream.hpp"
 #include "plugins/plugin_api.hpp"
 
 namespace privateer {
@@ -115,6 +116,8 @@ class OutputManager : public OutputProvider {
   OutputManager(OutputSettings s, unsigned workers);
   AvroStream& avro_stream(const std::string& stream, const std::string& schema_json,
                           const AvroStreamOptions& options) override;
+  // pcap/pcapng files written on threads of their own (control/pcap/).
+  PacketStream& packet_stream(const std::string& stream, const PacketStreamOptions& options) override;
   TimeseriesWriter& timeseries() override { return timeseries_ ? *timeseries_ : OutputProvider::timeseries(); }
   // The run's timeseries sinks; until set, none.
   void set_timeseries(std::unique_ptr<TimeseriesWriter> w) { timeseries_ = std::move(w); }
@@ -124,6 +127,7 @@ class OutputManager : public OutputProvider {
   // Known once the source is open: before the first interval.
   void set_live(bool live);
   const std::vector<std::unique_ptr<RotatingAvroStream>>& streams() const { return streams_; }
+  const std::vector<std::unique_ptr<RotatingPacketStream>>& packet_streams() const { return packet_streams_; }
   // A file of some stream failed (merge thread, or after it ended); the first failure.
   bool failed() const;
   std::string failure() const;
@@ -146,6 +150,8 @@ class OutputManager : public OutputProvider {
   FileNamer namer_;
   bool named_ = false;           // namer_ told the number of streams
   std::vector<std::unique_ptr<RotatingAvroStream>> streams_;
+  std::vector<std::unique_ptr<RotatingPacketStream>> packet_streams_;
+  unsigned workers_;
   std::unique_ptr<TimeseriesWriter> timeseries_;
 };
 

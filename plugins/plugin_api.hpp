@@ -8,11 +8,13 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "dataplane/processor.hpp"
 #include "plugins/common/avro_codec.hpp"
+#include "plugins/packet_output.hpp"
 
 namespace privateer {
 
@@ -72,6 +74,13 @@ class OutputProvider {
   // `stream` names the output (it fills %P in the output template).
   virtual AvroStream& avro_stream(const std::string& stream, const std::string& schema_json,
                                   const AvroStreamOptions& options) = 0;
+  // A packet output (plugins/packet_output.hpp): pcap or pcapng files named
+  // from the output template (`stream` fills %P), rotated as the Avro files,
+  // written by control-plane threads. Opened once per stream, before any packet.
+  virtual PacketStream& packet_stream(const std::string& stream, const PacketStreamOptions& options) {
+    (void)options;
+    throw std::logic_error("output stream '" + stream + "': this output provider writes no packets");
+  }
   // The run's timeseries sinks, shared by every plugin that writes rows
   // (default: none).
   virtual TimeseriesWriter& timeseries() {

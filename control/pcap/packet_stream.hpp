@@ -1,0 +1,126 @@
+// A packet stream (plugins/packet_output.hpp) on the control plane: one
+// PacketAppender per worker, a merge thread (`pvt-pkt-merge`) that drains
+// them into timestamp order (ties to the lower worker, as corsarowdcap) and
+// encodes pcap/pcapng into 1 MiB buffers, and a file thread (`pvt-pkt-file`)
+// that compresses and writes them. A worker is known to have nothing older
+// than its watermark (its last packet, or the end of its last interval), so
+// the merge never waits on an idle worker beyond its next interval end.
+//
+// Files are named by FileNamer with the format's extension, one per
+// rotation period (rotatefreq x interval, epoch-aligned; rotatefreq 0: one
+// file for the run), opened at the period's first packet (a period without
+// packets has no file), written as NAME.tmp, renamed to NAME when complete,
+// then NAME.stats (corsarowdcap's stats, our fields) and the NAME.done
+// marker. A packet older than the open file's period (a capture out of
+// order) goes in the open file.
+//
+// A file that cannot be written (a full disk, an I/O error) is given up: its
+// .tmp kept as far as written, the rest of its packets counted as dropped
+// (no_space / io_error); the next period's file is tried anew and the run
+// goes on.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "control/avro/done.hpp"
+#include "control/naming.hpp"
+#include "control/pcap/pcap_file.hpp"
+#include "plugins/packet_output.hpp"
+
+namespace privateer {
+
+struct PacketStreamSettings {
+  std::string outtemplate;
+  std::string monitorid;
+  uint32_t interval_seconds = 60;
+  uint32_t rotatefreq = 0;
+};
+
+class RotatingPacketStream : public PacketStream {
+ public:
+  RotatingPacketStream(const PacketStreamSettings& s, std::string stream, const PacketStreamOptions& o,
+                       unsigned workers);
+  // Without finish(): the open file stays a .tmp.
+  ~RotatingPacketStream() override;
+  PacketAppender& worker(unsigned id) override { return *appenders_.at(id); }
+
+  // Once every worker has stopped: writes what is buffered, closes the file.
+  void finish();
+
+  const std::string& stream() const { return stream_; }
+  uint64_t packets() const { return packets_.load(std::memory_order_relaxed); }   // in completed files
+  uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }       // of completed files
+  uint64_t files() const { return files_.load(std::memory_order_relaxed); }
+  uint64_t failed_files() const { return failed_files_.load(std::memory_order_relaxed); }
+  uint64_t dropped(PacketDrop r) const;
+  uint64_t dropped_total() const;
+  // Paths of the completed files (after finish()).
+  const std::vector<std::string>& written_paths() const { return paths_; }
+
+ private:
+  // What the merge thread hands the file thread, in order.
+  struct Command {
+    enum Kind { open, data, close } kind;
+    std::string path;          // open
+    std::string bytes;         // data
+    uint64_t packets = 0;      // data: the packets in `bytes`
+    std::string stats;         // close: the .stats text ("" when not written)
+    DoneInfo done;             // close
+  };
+  void merge_loop();
+  void file_loop();
+  void send(Command c);
+  void emit(unsigned w, const PacketAppender::Header* h);
+  void open_file(uint64_t ts_s, uint64_t period);
+  void close_file();
+  void flush_buffer();
+  void drop(PacketDrop r, uint64_t n) { dropped_[static_cast<size_t>(r)].fetch_add(n, std::memory_order_relaxed); }
+
+  PacketStreamSettings s_;
+  std::string stream_;
+  PacketStreamOptions o_;
+  FileNamer namer_;
+  std::vector<std::unique_ptr<PacketAppender>> appenders_;
+  uint64_t span_ = 0;   // rotation period in seconds; 0: none
+
+  // Merge thread state.
+  PcapEncoder enc_;
+  std::string buf_;
+  uint64_t buf_packets_ = 0;
+  bool file_open_ = false;
+  uint64_t file_period_ = 0;
+  uint64_t file_start_ = 0;
+  std::vector<uint64_t> file_accepted_;   // per worker, this file
+  std::vector<uint64_t> drops_at_open_;   // per worker, the ring's drops when the file opened
+  std::vector<DoneInterval> intervals_;
+  uint64_t file_packets_ = 0;
+
+  // Merge -> file thread.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Command> queue_;
+  bool merge_ended_ = false;
+
+  std::atomic<bool> finishing_{false};
+  std::atomic<bool> abort_{false};
+  std::thread merge_thread_;
+  std::thread file_thread_;
+  bool finished_ = false;
+  std::vector<std::string> paths_;   // file thread's until joined
+
+  std::atomic<uint64_t> packets_{0};
+  std::atomic<uint64_t> bytes_{0};
+  std::atomic<uint64_t> files_{0};
+  std::atomic<uint64_t> failed_files_{0};
+  std::atomic<uint64_t> dropped_[kPacketDropReasons] = {};
+};
+
+}  // namespace privateer
