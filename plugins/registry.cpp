@@ -5,6 +5,7 @@
 #include "plugins/flowtuple/flowtuple.hpp"
 #include "plugins/null/null.hpp"
 #include "plugins/report/report.hpp"
+#include "plugins/wdcap/wdcap.hpp"
 
 namespace privateer {
 namespace {
@@ -33,6 +34,10 @@ const Entry kPlugins[] = {
     {"report", nullptr,
      [](const YAML::Node& o, const std::string& p, uint32_t iv, const PluginContext& c) -> std::unique_ptr<Plugin> {
        return std::make_unique<ReportPlugin>(o, p, iv, c);
+     }},
+    {"wdcap",
+     [](const YAML::Node& o, const std::string& p, uint32_t iv) -> std::unique_ptr<Plugin> {
+       return std::make_unique<WdcapPlugin>(o, p, iv);
      }},
 };
 
