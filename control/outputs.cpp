@@ -227,6 +227,7 @@ void OutputManager::finish() {
 void OutputManager::set_live(bool live) {
   s_.live = live;
   for (auto& s : streams_) s->set_live(live);
+  for (auto& s : packet_streams_) s->set_live(live);
 }
 
 bool OutputManager::failed() const {

@@ -2,17 +2,22 @@
 // whole packets to its own PacketAppender, a bounded single-producer /
 // single-consumer byte ring; a control-plane writer thread drains every
 // worker's ring, merges the packets into timestamp order and writes them to
-// pcap or pcapng files (control/pcap/). A worker never waits: a packet that
-// does not fit is counted as a drop and forgotten. Nothing is allocated,
-// locked or system-called per packet.
+// pcap or pcapng files (control/pcap/). On a live capture a worker never
+// waits: a packet that does not fit is counted as a drop and forgotten. A
+// file run loses nothing: the worker waits for room (and so paces the
+// reader), up to kMaxWaitSeconds of a stalled output before it drops.
+// Nothing is allocated, locked or system-called per packet while there is
+// room.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 
 namespace privateer {
 
@@ -46,6 +51,7 @@ class PacketAppender {
     uint16_t skip;       // 1: filler up to the ring's end, no packet
   };
   static constexpr size_t kAlign = 32;
+  static constexpr int kMaxWaitSeconds = 30;
 
   // `bytes` is rounded up to a power of two of at least 64 KiB.
   explicit PacketAppender(size_t bytes) {
@@ -55,18 +61,20 @@ class PacketAppender {
     buf_ = std::make_unique<uint8_t[]>(cap_);
   }
 
+  // Set before the worker starts: wait for room instead of dropping (file runs).
+  void set_wait_when_full(bool wait) { wait_ = wait; }
+
   // Copies one packet (its bytes: a then b) into the ring; false (and a
   // buffer_full drop counted) when it does not fit.
   bool append(uint64_t ts_ns, uint32_t wirelen, uint16_t linktype, const uint8_t* a, uint32_t alen,
               const uint8_t* b = nullptr, uint32_t blen = 0) {
     const uint32_t caplen = alen + blen;
     const size_t size = (sizeof(Header) + caplen + kAlign - 1) & ~(kAlign - 1);
-    const uint64_t tail = tail_.load(std::memory_order_acquire);
     size_t pos = head_ & (cap_ - 1);
     size_t need = size;
     const size_t to_end = cap_ - pos;
     if (to_end < size) need += to_end;   // a filler, then the record at the start
-    if (size > cap_ / 2 || head_ + need - tail > cap_) {
+    if (size > cap_ / 2 || (head_ + need - tail_.load(std::memory_order_acquire) > cap_ && !wait_for(need))) {
       drops_.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
@@ -94,6 +102,9 @@ class PacketAppender {
   }
 
   uint64_t appended() const { return appended_.load(std::memory_order_relaxed); }
+  // Bytes waiting in the ring (either side).
+  size_t used() const { return head_pub_.load(std::memory_order_acquire) - tail_.load(std::memory_order_acquire); }
+  size_t capacity() const { return cap_; }
   uint64_t drops() const { return drops_.load(std::memory_order_relaxed); }
 
   // Consumer side (the writer thread). watermark() must be read before peek().
@@ -116,6 +127,23 @@ class PacketAppender {
   }
 
  private:
+  // The slow path of a file run: until the consumer has made room for
+  // `need` bytes, or kMaxWaitSeconds have passed (false).
+  bool wait_for(size_t need) {
+    if (!wait_) return false;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(kMaxWaitSeconds);
+    for (unsigned spins = 0; head_ + need - tail_.load(std::memory_order_acquire) > cap_; ++spins) {
+      if (spins < 64) {
+        std::this_thread::yield();
+      } else {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+        if (std::chrono::steady_clock::now() > until) return false;
+      }
+    }
+    return true;
+  }
+
+  bool wait_ = false;
   size_t cap_ = 0;
   std::unique_ptr<uint8_t[]> buf_;
   uint64_t head_ = 0;   // producer's own
@@ -133,6 +161,8 @@ class PacketStream {
   virtual ~PacketStream() = default;
   // Worker `id`'s appender (ids 0 .. workers-1), for that worker's thread only.
   virtual PacketAppender& worker(unsigned id) = 0;
+  // Live capture (drop when a ring is full) or not (wait); before the workers start.
+  virtual void set_live(bool live) = 0;
 };
 
 }  // namespace privateer

@@ -178,10 +178,13 @@ void RotatingPacketStream::merge_loop() {
       }
       if (best == n) break;
       const uint64_t ts = hd[best]->ts_ns;
-      bool safe = true;
       // A worker with nothing buffered may still send a packet as old as
-      // its watermark: wait for it, unless the run is over.
-      for (size_t w = 0; w < n && !finishing; ++w) {
+      // its watermark: wait for it, unless the run is over or a ring is
+      // half full.
+      bool pressed = finishing;
+      for (size_t w = 0; w < n && !pressed; ++w) pressed = appenders_[w]->used() > appenders_[w]->capacity() / 2;
+      bool safe = true;
+      for (size_t w = 0; w < n && !pressed; ++w) {
         if (!hd[w] && (w < best ? wm[w] <= ts : wm[w] < ts)) safe = false;
       }
       if (!safe) break;

@@ -4,7 +4,11 @@
 // encodes pcap/pcapng into 1 MiB buffers, and a file thread (`pvt-pkt-file`)
 // that compresses and writes them. A worker is known to have nothing older
 // than its watermark (its last packet, or the end of its last interval), so
-// the merge never waits on an idle worker beyond its next interval end.
+// the merge never waits on an idle worker beyond its next interval end; and
+// not at all once a busy worker's ring is half full (its oldest packet is
+// written then, so a quiet worker neither stalls a file run nor makes a live
+// one drop; a packet the quiet worker still holds that is older is the only
+// one out of order).
 //
 // Files are named by FileNamer with the format's extension, one per
 // rotation period (rotatefreq x interval, epoch-aligned; rotatefreq 0: one
@@ -51,6 +55,9 @@ class RotatingPacketStream : public PacketStream {
   // Without finish(): the open file stays a .tmp.
   ~RotatingPacketStream() override;
   PacketAppender& worker(unsigned id) override { return *appenders_.at(id); }
+  void set_live(bool live) override {
+    for (auto& a : appenders_) a->set_wait_when_full(!live);
+  }
 
   // Once every worker has stopped: writes what is buffered, closes the file.
   void finish();
