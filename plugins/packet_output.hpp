@@ -74,8 +74,11 @@ class PacketAppender {
     size_t need = size;
     const size_t to_end = cap_ - pos;
     if (to_end < size) need += to_end;   // a filler, then the record at the start
-    if (size > cap_ / 2 || (head_ + need - tail_.load(std::memory_order_acquire) > cap_ && !wait_for(need))) {
-      drops_.fetch_add(1, std::memory_order_relaxed);
+    // The consumer's tail is read again only when the cached one says full.
+    if (size > cap_ / 2 ||
+        (head_ + need - tail_seen_ > cap_ && head_ + need - (tail_seen_ = tail_.load(std::memory_order_acquire)) > cap_ &&
+         !wait_for(need))) {
+      drops_.store(drops_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);   // one writer
       return false;
     }
     if (to_end < size) {
@@ -90,7 +93,7 @@ class PacketAppender {
     head_ += need;
     head_pub_.store(head_, std::memory_order_release);
     watermark_.store(ts_ns, std::memory_order_release);
-    appended_.fetch_add(1, std::memory_order_relaxed);
+    appended_.store(appended_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);   // one writer
     return true;
   }
   bool append(uint64_t ts_ns, uint32_t caplen, uint32_t wirelen, uint16_t linktype, const uint8_t* bytes) {
@@ -109,20 +112,27 @@ class PacketAppender {
 
   // Consumer side (the writer thread). watermark() must be read before peek().
   uint64_t watermark() const { return watermark_.load(std::memory_order_acquire); }
-  // The next record, or null when the ring is empty (fillers skipped).
+  // The next record, or null when the ring is empty (fillers skipped). The
+  // producer's head is read again only once the records seen are used up.
   const Header* peek() {
     for (;;) {
-      const uint64_t head = head_pub_.load(std::memory_order_acquire);
-      if (ctail_ == head) return nullptr;
+      if (ctail_ == head_seen_ && ctail_ == (head_seen_ = head_pub_.load(std::memory_order_acquire))) return nullptr;
       const auto* h = reinterpret_cast<const Header*>(buf_.get() + (ctail_ & (cap_ - 1)));
       if (!h->skip) return h;
       ctail_ += h->size;
-      tail_.store(ctail_, std::memory_order_release);
     }
   }
   static const uint8_t* bytes(const Header* h) { return reinterpret_cast<const uint8_t*>(h) + sizeof(Header); }
+  // Frees the record peek() returned (the room is handed back in pieces of
+  // an eighth of the ring, and by release()).
   void pop() {
     ctail_ += reinterpret_cast<const Header*>(buf_.get() + (ctail_ & (cap_ - 1)))->size;
+    if (ctail_ - tail_pub_ >= cap_ / 8) release();
+  }
+  // Hands the room of every popped record back to the producer.
+  void release() {
+    if (tail_pub_ == ctail_) return;
+    tail_pub_ = ctail_;
     tail_.store(ctail_, std::memory_order_release);
   }
 
@@ -146,13 +156,16 @@ class PacketAppender {
   bool wait_ = false;
   size_t cap_ = 0;
   std::unique_ptr<uint8_t[]> buf_;
-  uint64_t head_ = 0;   // producer's own
+  uint64_t head_ = 0;        // producer's own
+  uint64_t tail_seen_ = 0;   // producer's last read of tail_
   alignas(64) std::atomic<uint64_t> head_pub_{0};
   std::atomic<uint64_t> watermark_{0};
   std::atomic<uint64_t> appended_{0};
   std::atomic<uint64_t> drops_{0};
   alignas(64) std::atomic<uint64_t> tail_{0};
-  uint64_t ctail_ = 0;  // consumer's own
+  uint64_t ctail_ = 0;       // consumer's own
+  uint64_t head_seen_ = 0;   // consumer's last read of head_pub_
+  uint64_t tail_pub_ = 0;    // consumer's last store to tail_
 };
 
 // A named packet output across its rotated files.

@@ -170,6 +170,9 @@ void RotatingPacketStream::merge_loop() {
       wm[w] = appenders_[w]->watermark();
       hd[w] = appenders_[w]->peek();
     }
+    // Half-full rings are written without waiting for idle workers.
+    bool pressed = finishing;
+    for (size_t w = 0; w < n && !pressed; ++w) pressed = appenders_[w]->used() > appenders_[w]->capacity() / 2;
     bool progress = false;
     for (;;) {
       size_t best = n;
@@ -179,10 +182,7 @@ void RotatingPacketStream::merge_loop() {
       if (best == n) break;
       const uint64_t ts = hd[best]->ts_ns;
       // A worker with nothing buffered may still send a packet as old as
-      // its watermark: wait for it, unless the run is over or a ring is
-      // half full.
-      bool pressed = finishing;
-      for (size_t w = 0; w < n && !pressed; ++w) pressed = appenders_[w]->used() > appenders_[w]->capacity() / 2;
+      // its watermark: wait for it, unless the run is over or pressed.
       bool safe = true;
       for (size_t w = 0; w < n && !pressed; ++w) {
         if (!hd[w] && (w < best ? wm[w] <= ts : wm[w] < ts)) safe = false;
@@ -193,6 +193,7 @@ void RotatingPacketStream::merge_loop() {
       hd[best] = appenders_[best]->peek();
       progress = true;
     }
+    for (auto& a : appenders_) a->release();
     if (finishing && !progress) break;
     // Every worker is past the open file's period: close it now.
     if (file_open_ && span_) {
