@@ -99,9 +99,11 @@ std::string avro_file_name(const std::string& expanded, const std::vector<std::s
 
 std::string file_name_with(const std::string& expanded, const std::vector<std::string>& extras,
                            const std::string& ext) {
-  const bool has_ext = expanded.size() >= ext.size() &&
-                       expanded.compare(expanded.size() - ext.size(), ext.size(), ext) == 0;
-  std::string out = has_ext ? expanded.substr(0, expanded.size() - ext.size()) : expanded;
+  auto ends_with = [&](const std::string& e) {
+    return expanded.size() >= e.size() && expanded.compare(expanded.size() - e.size(), e.size(), e) == 0;
+  };
+  const size_t cut = ends_with(ext) ? ext.size() : ends_with(".avro") ? 5 : 0;
+  std::string out = expanded.substr(0, expanded.size() - cut);
   for (const auto& e : extras) out += "." + e;
   return out + ext;
 }

@@ -40,7 +40,9 @@ std::string expand_template(const std::string& tmpl, const std::string& plugin,
 // of `extras` inserted before the ".avro" after a '.':
 // avro_file_name("/o/x.avro", {"flowtuple", "2"}) is "/o/x.flowtuple.2.avro".
 std::string avro_file_name(const std::string& expanded, const std::vector<std::string>& extras = {});
-// The same with another extension (".pcap.gz" ...) in place of ".avro".
+// The same with another extension (".pcap.gz" ...) in place of ".avro": a
+// template's own ".avro" (corsarotrace's templates end in it) or `ext` is
+// replaced, so "/o/x.avro" gives "/o/x.pcap.gz".
 std::string file_name_with(const std::string& expanded, const std::vector<std::string>& extras,
                            const std::string& ext);
 

@@ -98,7 +98,8 @@ void RotatingPacketStream::flush_buffer() {
 }
 
 void RotatingPacketStream::open_file(uint64_t ts_s, uint64_t period) {
-  file_start_ = span_ ? period * span_ : ts_s - ts_s % s_.interval_seconds;
+  // Named, as the Avro files, for the start of its first interval.
+  file_start_ = ts_s - ts_s % s_.interval_seconds;
   file_period_ = period;
   file_open_ = true;
   enc_.start_file();

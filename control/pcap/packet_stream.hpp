@@ -12,7 +12,8 @@
 //
 // Files are named by FileNamer with the format's extension, one per
 // rotation period (rotatefreq x interval, epoch-aligned; rotatefreq 0: one
-// file for the run), opened at the period's first packet (a period without
+// file for the run), opened at the period's first packet and named for the
+// start of that packet's interval, as the Avro files (a period without
 // packets has no file), written as NAME.tmp, renamed to NAME when complete,
 // then NAME.stats (corsarowdcap's stats, our fields) and the NAME.done
 // marker. A packet older than the open file's period (a capture out of
