@@ -437,6 +437,8 @@ DecodeError decode_packet(const RawPacket& pkt, PacketView& v) {
   v.asn = 0;
   v.filter_bits = 0;
   v.custom_bits = 0;
+  v.flow = 0;
+  v.flow_dir = 0;
   v.linktype = pkt.linktype;
   v.l3_offset = kNoOffset;
   v.l4_offset = kNoOffset;

@@ -104,9 +104,13 @@ struct PacketView {
   uint8_t filter_summary = 0;   // corsaro3's high-level bits: 1 spoofed, 2 erratic, 4 non-routable, 8 large-scale scan
   char country[2] = {0, 0};     // ISO 3166 code of the source address; {0,0}: unknown (written "??")
   char continent[2] = {0, 0};   // continent code of the source address; {0,0}: unknown
+  uint8_t flow_dir = 0;         // 0: from the flow's first sender; 1: towards it
   uint32_t asn = 0;             // origin AS of the source's longest prefix; 0: none, or more than one origin
   uint64_t filter_bits = 0;     // corsaro3's built-in filters: bit b set when filter b is true
   uint64_t custom_bits = 0;     // custom (BPF) filters: bit i set when filter i matched
+  // The worker's flow table (dataplane/flow_table.hpp), where the run keeps
+  // flows: its slot + 1; 0 without one or when not tracked.
+  uint32_t flow = 0;
 
   bool is_ipv4() const { return ip_version == 4; }
   bool is_ipv6() const { return ip_version == 6; }

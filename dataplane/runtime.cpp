@@ -107,6 +107,7 @@ struct Runtime::Worker {
   Batch* filling = nullptr;   // dispatcher's batch being filled
   std::vector<std::unique_ptr<WorkerProcessor>> procs;
   std::unique_ptr<TagStage> tagger;   // null: the run does not tag
+  std::unique_ptr<FlowTable> flows;   // null: the run keeps no flows
   // A burst's packets that a filtered plugin sees (RuntimeOptions::plugin_filters):
   // gathered here, allocated once; null when no plugin has a filter.
   std::unique_ptr<PacketView[]> picked_views;
@@ -141,6 +142,7 @@ Runtime::Runtime(const RuntimeOptions& opt,
       static const TagSettings kNoSettings;
       wk->tagger = std::make_unique<TagStage>(opt_.tags ? *opt_.tags : kNoSettings, opt_.tag_tables, w);
     }
+    if (opt_.flows) wk->flows = std::make_unique<FlowTable>(*opt_.flows);
     if (std::any_of(opt_.plugin_filters.begin(), opt_.plugin_filters.end(), [](int f) { return f >= 0; })) {
       wk->picked_views = std::make_unique<PacketView[]>(kMaxBurst);
       wk->picked_data = std::make_unique<const uint8_t*[]>(kMaxBurst);
@@ -439,6 +441,7 @@ void Runtime::worker_loop(unsigned w) {
 
 void Runtime::run_plugins(Worker& wk, PacketView* views, const uint8_t** data, size_t n) {
   if (wk.tagger) n = wk.tagger->process(views, data, n);
+  if (wk.flows) wk.flows->update(views, n);
   for (size_t p = 0; p < wk.procs.size(); ++p) {
     const int f = p < opt_.plugin_filters.size() ? opt_.plugin_filters[p] : -1;
     if (f < 0) {
@@ -461,6 +464,8 @@ void Runtime::run_plugins(Worker& wk, PacketView* views, const uint8_t** data, s
     }
   }
 }
+
+const FlowTable* Runtime::flow_table(unsigned w) const { return workers_[w]->flows.get(); }
 
 const TagCounters* Runtime::tag_counters(unsigned w) const {
   return workers_[w]->tagger ? &workers_[w]->tagger->counters() : nullptr;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "dataplane/packet.hpp"
+#include "dataplane/flow_table.hpp"
 #include "dataplane/processor.hpp"
 #include "dataplane/tags.hpp"
 
@@ -51,6 +52,9 @@ struct RuntimeOptions {
   // built-in filter b (bit of filter_bits); -1 for all packets. Shorter
   // than the plugin list: -1 for the rest.
   std::vector<int> plugin_filters;
+  // Flow tables, one per worker, updated after tagging and before the
+  // plugins (null: the run keeps no flows). Outlives the runtime.
+  const FlowSettings* flows = nullptr;
 };
 constexpr int kBuiltinPluginFilter = 64;
 
@@ -126,6 +130,8 @@ class Runtime {
   const WorkerCounters& worker_counters(unsigned w) const { return *wcount_[w]; }
   // Worker w's tag counts; null when the run does not tag.
   const TagCounters* tag_counters(unsigned w) const;
+  // Worker w's flow table, or null when the run keeps no flows.
+  const FlowTable* flow_table(unsigned w) const;
   unsigned workers() const { return static_cast<unsigned>(workers_.size()); }
   // Interval bookkeeping, readable at the end of the run.
   uint64_t first_interval() const { return first_interval_; }
