@@ -192,6 +192,22 @@ void register_input_metrics(MetricsRegistry& reg, const PacketSource& src) {
 }
 
 // The tag counters of every worker, summed.
+struct FlowTotals {
+  std::array<uint64_t, kFlowEvents> events{};
+  uint64_t active = 0, bytes = 0;
+};
+FlowTotals flow_totals(const Runtime& rt) {
+  FlowTotals t;
+  for (unsigned w = 0; w < rt.workers(); ++w) {
+    const FlowTable* f = rt.flow_table(w);
+    if (!f) continue;
+    for (size_t e = 0; e < kFlowEvents; ++e) t.events[e] += f->counters().events[e].load(std::memory_order_relaxed);
+    t.active += f->counters().active.load(std::memory_order_relaxed);
+    t.bytes += f->memory_bytes();
+  }
+  return t;
+}
+
 struct TagTotals {
   std::array<uint64_t, 64> builtin{}, custom{}, removed_builtin{}, removed_custom{};
   uint64_t input_filtered = 0;
@@ -290,6 +306,16 @@ void register_metrics(MetricsRegistry& reg, const std::string& source_name, bool
               {{"reason", "batch_arena"}});
     w.counter("privateer_dispatch_ring_full_waits_total", "Times the dispatcher waited for a worker ring with room (files are never dropped)", d.ring_full_waits.load());
     w.counter("privateer_dispatch_merge_waits_total", "Times the dispatcher waited for the control plane to merge older intervals", d.merge_waits.load());
+    if (rt.workers() && rt.flow_table(0)) {
+      const auto f = flow_totals(rt);
+      for (size_t e = 0; e < kFlowEvents; ++e) {
+        w.counter("privateer_flows_total",
+                  "Flow table events: created, ended (idle_timeout, active_timeout, tcp_end, evicted) and packets not_tracked (a bucket of flows all in use)",
+                  f.events[e], {{"event", flow_event_name(static_cast<FlowEvent>(e))}});
+      }
+      w.gauge("privateer_flows_active", "Flows in the workers' flow tables", f.active);
+      w.gauge("privateer_flow_table_bytes", "Memory of the workers' flow tables", f.bytes);
+    }
     for (unsigned i = 0; i < rt.workers(); ++i) {
       const WorkerCounters& c = rt.worker_counters(i);
       const MetricLabels wl{{"worker", std::to_string(i)}};
@@ -523,6 +549,7 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   }
   ro.live_lateness_seconds = cfg.live_lateness;
   ro.tags = &cfg.tags;
+  if (cfg.flows.enabled) ro.flows = &cfg.flows;
   ro.tag_tables = tag_tables.get();
   for (const auto& spec : cfg.plugins) ro.plugin_filters.push_back(spec.filter);
   std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(cfg.threads);
@@ -776,6 +803,12 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     }
     line("filters matched", filter_counts(cfg.tags, t), true);
     line("removed before the plugins", removal_counts(cfg.tags, t), false);
+  }
+  if (rt.workers() && rt.flow_table(0)) {
+    const auto f = flow_totals(rt);
+    sum << "  flows:";
+    for (size_t e = 0; e < kFlowEvents; ++e) sum << " " << flow_event_name(static_cast<FlowEvent>(e)) << "=" << f.events[e];
+    sum << " active=" << f.active << "\n";
   }
   sum << "  intervals: " << merger.intervals() << " (" << merger.partial_intervals() << " partial)";
   if (d.late_packets.load()) sum << ", late packets: " << d.late_packets.load();

@@ -70,7 +70,7 @@ constexpr const char* kKnownKeys[] = {
     "libtimeseriesbackends",
     "prometheus", "output", "progress", "ring_size", "max_gap_intervals", "live_lateness", "log", "dpdk", "user",
     "filter", "basicfilter", "filters", "remove",
-    "tagproviders",
+    "tagproviders", "flows",
 };
 
 // corsaro3 plugins that are not built here, for a clear refusal.
@@ -559,6 +559,19 @@ void parse_prometheus(const YAML::Node& root, Config& cfg) {
   }
 }
 
+void parse_flows(const YAML::Node& root, Config& cfg) {
+  const YAML::Node f = root["flows"];
+  if (!f.IsDefined() || f.IsNull()) return;
+  if (!f.IsMap()) throw ConfigError("flows", yaml_line(f), "must be a mapping (enabled, max, idle_timeout, active_timeout)");
+  reject_unknown_keys(f, "flows", {"enabled", "max", "idle_timeout", "active_timeout"});
+  if (auto v = get_onoff(f, "flows", "enabled")) cfg.flows.enabled = *v;
+  if (auto v = get_ranged<uint32_t>(f, "flows", "max", 8, 1u << 28, "8..268435456 (flows per worker)")) cfg.flows.max = *v;
+  if (auto v = get_ranged<uint32_t>(f, "flows", "idle_timeout", 1, 86400, "1..86400 (seconds)")) cfg.flows.idle_timeout = *v;
+  if (auto v = get_ranged<uint32_t>(f, "flows", "active_timeout", 1, 604800, "1..604800 (seconds)")) {
+    cfg.flows.active_timeout = *v;
+  }
+}
+
 void parse_output(const YAML::Node& root, Config& cfg) {
   const YAML::Node o = root["output"];
   if (!o.IsDefined() || o.IsNull()) return;
@@ -772,6 +785,7 @@ Config parse_root(const YAML::Node& root) {
   parse_tagproviders(root, cfg);
 
   parse_prometheus(root, cfg);
+  parse_flows(root, cfg);
   parse_output(root, cfg);
   parse_progress(root, cfg);
   if (auto v = get_ranged<uint32_t>(root, "", "ring_size", 2, 65536, "a power of two, 2..65536")) {

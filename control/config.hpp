@@ -90,6 +90,7 @@
 #include "control/avro/container.hpp"
 #include "control/log.hpp"
 #include "control/sinks/sink_config.hpp"
+#include "dataplane/flow_table.hpp"
 #include "dataplane/tags.hpp"
 #include "plugins/common/options.hpp"
 
@@ -127,6 +128,7 @@ struct Config {
     int listen_line = 0;                    // line of `listen`, 0 when not given
   } prometheus;
   AvroOutputSettings output;                // codec, levels, block size, output threads
+  FlowSettings flows;                       // the workers' flow tables (dataplane/flow_table.hpp)
   ProgressMode progress = ProgressMode::auto_detect;
   uint32_t ring_size = 16;                  // power of two, 2..65536
   uint32_t max_gap_intervals = 1440;        // 0: never fill a gap
