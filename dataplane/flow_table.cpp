@@ -65,13 +65,13 @@ FlowTable::FlowTable(const FlowSettings& s)
   nbuckets_ = 1;
   while (nbuckets_ * kWays < std::max<uint32_t>(s.max, kWays)) nbuckets_ <<= 1;
   nslots_ = nbuckets_ * kWays;
-  sig_ = std::make_unique<uint32_t[]>(nslots_);   // zeroed: every slot free
+  bkt_ = std::make_unique<Bucket[]>(nbuckets_);   // zeroed: every slot free
   rec_ = std::make_unique<FlowRecord[]>(nslots_);
 }
 
 void FlowTable::end(size_t slot, FlowEvent why) {
   count(why);
-  sig_[slot] = 0;
+  bkt_[slot / kWays].sig[slot % kWays] = 0;
   c_.active.store(--active_, std::memory_order_relaxed);
 }
 
@@ -88,7 +88,7 @@ void FlowTable::start(size_t slot, uint32_t sig, const Key& k, const PacketView&
   r.first_ns = r.last_ns = v.ts_ns;
   r.packets[0] = r.packets[1] = 0;
   r.bytes[0] = r.bytes[1] = 0;
-  sig_[slot] = sig;
+  bkt_[slot / kWays].sig[slot % kWays] = sig;
   count(FlowEvent::created);
   c_.active.store(++active_, std::memory_order_relaxed);
 }
@@ -99,11 +99,28 @@ void FlowTable::update(PacketView* views, size_t n) {
   uint64_t now = 0;
   for (size_t base = 0; base < n; base += kChunk) {
     const size_t m = std::min(kChunk, n - base);
+    // Hash every packet and prefetch its bucket; then prefetch the record
+    // of its signature's way (or of the way a new flow would take).
     for (size_t i = 0; i < m; ++i) {
       const PacketView& v = views[base + i];
       if (v.ip_version != 4 && v.ip_version != 6) continue;
       hashes[i] = symmetric_flow_hash(v);
-      __builtin_prefetch(&sig_[(hashes[i] & (nbuckets_ - 1)) * kWays]);
+      __builtin_prefetch(&bkt_[hashes[i] & (nbuckets_ - 1)]);
+    }
+    for (size_t i = 0; i < m; ++i) {
+      const PacketView& v = views[base + i];
+      if (v.ip_version != 4 && v.ip_version != 6) continue;
+      const size_t bi = hashes[i] & (nbuckets_ - 1);
+      const Bucket& bk = bkt_[bi];
+      const uint32_t sig = signature(hashes[i]);
+      size_t way = 0, oldest = 0;
+      while (way < kWays && bk.sig[way] != sig) {
+        if (static_cast<uint32_t>(burst_ - bk.stamp[way]) > static_cast<uint32_t>(burst_ - bk.stamp[oldest])) oldest = way;
+        ++way;
+      }
+      const FlowRecord* r = &rec_[bi * kWays + (way < kWays ? way : oldest)];
+      __builtin_prefetch(r, 1);
+      __builtin_prefetch(reinterpret_cast<const char*>(r) + 64, 1);
     }
     for (size_t i = 0; i < m; ++i) {
       PacketView& v = views[base + i];
@@ -113,12 +130,13 @@ void FlowTable::update(PacketView* views, size_t n) {
       now = std::max(now, v.ts_ns);
       const Key k(v);
       const uint32_t sig = signature(hashes[i]);
-      const size_t b = (hashes[i] & (nbuckets_ - 1)) * kWays;
+      const size_t bi = hashes[i] & (nbuckets_ - 1);
+      Bucket& bk = bkt_[bi];
       size_t slot = SIZE_MAX;
       int dir = -1;
       for (size_t w = 0; w < kWays; ++w) {
-        if (sig_[b + w] == sig && (dir = k.direction_in(rec_[b + w])) >= 0) {
-          slot = b + w;
+        if (bk.sig[w] == sig && (dir = k.direction_in(rec_[bi * kWays + w])) >= 0) {
+          slot = bi * kWays + w;
           break;
         }
       }
@@ -139,41 +157,35 @@ void FlowTable::update(PacketView* views, size_t n) {
           dir = 0;
         }
       } else {
-        // A free way, else the way whose flow gives way: expired, closed,
-        // then least recently used; never one seen in this burst.
-        size_t victim = SIZE_MAX;
-        int rank = 0;   // 3 expired, 2 closed, 1 in use
-        for (size_t w = 0; w < kWays && rank < 4; ++w) {
-          const size_t s = b + w;
-          if (!sig_[s]) {
-            victim = s;
-            rank = 4;
+        // A free way, else the least recently used one not used in this burst.
+        size_t victim = kWays;
+        for (size_t w = 0; w < kWays; ++w) {
+          if (!bk.sig[w]) {
+            victim = w;
             break;
           }
-          const FlowRecord& r = rec_[s];
-          if (r.seen_burst == burst_) continue;
-          const int rk = now > r.last_ns + idle_ns_ ? 3 : r.closed ? 2 : 1;
-          if (rk > rank || (rk == rank && r.last_ns < rec_[victim].last_ns)) {
-            victim = s;
-            rank = rk;
+          if (bk.stamp[w] == burst_) continue;
+          if (victim == kWays || static_cast<uint32_t>(burst_ - bk.stamp[w]) > static_cast<uint32_t>(burst_ - bk.stamp[victim])) {
+            victim = w;
           }
         }
-        if (victim == SIZE_MAX) {
+        if (victim == kWays) {
           count(FlowEvent::not_tracked);
           continue;
         }
-        if (rank < 4) {
-          const FlowRecord& r = rec_[victim];
-          end(victim, rank == 3 ? (r.closed ? FlowEvent::tcp_end : FlowEvent::idle_timeout)
-                                : rank == 2 ? FlowEvent::tcp_end : FlowEvent::evicted);
+        slot = bi * kWays + victim;
+        if (bk.sig[victim]) {
+          const FlowRecord& r = rec_[slot];
+          end(slot, now > r.last_ns + idle_ns_ ? (r.closed ? FlowEvent::tcp_end : FlowEvent::idle_timeout)
+                    : r.closed                 ? FlowEvent::tcp_end
+                                               : FlowEvent::evicted);
         }
-        slot = victim;
         start(slot, sig, k, v);
         dir = 0;
       }
+      bk.stamp[slot % kWays] = burst_;
       FlowRecord& r = rec_[slot];
       r.last_ns = std::max(r.last_ns, v.ts_ns);
-      r.seen_burst = burst_;
       ++r.packets[dir];
       r.bytes[dir] += v.wirelen;
       if (v.proto == 6 && (v.flags & pflag::has_tcp_flags)) {
@@ -191,7 +203,8 @@ void FlowTable::sweep(uint64_t now_ns) {
   for (size_t k = 0; k < kSweepSlots; ++k) {
     const size_t s = hand_;
     hand_ = (hand_ + 1) & (nslots_ - 1);
-    if (sig_[s] && now_ns > rec_[s].last_ns + idle_ns_ && rec_[s].seen_burst != burst_) {
+    const Bucket& bk = bkt_[s / kWays];
+    if (bk.sig[s % kWays] && bk.stamp[s % kWays] != burst_ && now_ns > rec_[s].last_ns + idle_ns_) {
       end(s, rec_[s].closed ? FlowEvent::tcp_end : FlowEvent::idle_timeout);
     }
   }

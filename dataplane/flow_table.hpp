@@ -1,8 +1,9 @@
 // A worker's flow table: bidirectional IPv4/IPv6 5-tuple flows (the
 // symmetric dispatch already puts both directions on one worker), kept in a
-// fixed number of slots allocated at start: buckets of 8 ways, each way a
-// 32-bit signature beside a record, looked up a burst at a time (hashes and
-// bucket prefetches first, then the compares, as DPDK's l3fwd does).
+// fixed number of slots allocated at start: buckets of 8 ways, a bucket one
+// cache line of the ways' 32-bit signatures and last-use stamps, beside the
+// records; looked up a burst at a time (hashes and bucket prefetches first,
+// then the records of the likely ways, then the compares, as DPDK's l3fwd).
 //
 // A flow ends (its slot free again) when
 // - no packet came for `idle_timeout` seconds of packet time (idle_timeout);
@@ -11,10 +12,11 @@
 // - TCP: after a RST, or a FIN from each side, it is closed; packets of the
 //   same 5-tuple still belong to it, until a SYN without ACK starts a new
 //   flow or its slot is reclaimed (tcp_end);
-// - a new flow needs its bucket's slot: the closed, else least recently
-//   used, flow of the bucket gives way (evicted). A flow seen in the burst
-//   being looked up is never evicted: when the bucket has only such flows,
-//   the new packet is not tracked (not_tracked).
+// - a new flow needs its bucket's slot: the least recently used flow of the
+//   bucket gives way (evicted, or idle_timeout / tcp_end when it had
+//   expired or closed anyway). A flow seen in the burst being looked up is
+//   never evicted: when the bucket has only such flows, the new packet is
+//   not tracked (not_tracked).
 // Expired slots are reclaimed when their bucket is visited and by a sweep of
 // a few slots per burst. Nothing is allocated after construction.
 //
@@ -63,7 +65,6 @@ struct FlowRecord {
   uint64_t last_ns = 0;
   uint64_t packets[2] = {0, 0};
   uint64_t bytes[2] = {0, 0};   // wire bytes per direction
-  uint64_t seen_burst = 0;      // the burst that last touched it
 };
 
 class FlowTable {
@@ -74,11 +75,16 @@ class FlowTable {
 
   const FlowRecord* record(uint32_t flow) const { return flow ? &rec_[flow - 1] : nullptr; }
   size_t slots() const { return nslots_; }
-  size_t memory_bytes() const { return nslots_ * (sizeof(FlowRecord) + sizeof(uint32_t)); }
+  size_t memory_bytes() const { return nbuckets_ * sizeof(Bucket) + nslots_ * sizeof(FlowRecord); }
   const FlowCounters& counters() const { return c_; }
 
  private:
   struct Key;
+  // Per way: signature (0: free) and the burst that last used it (low 32 bits).
+  struct alignas(64) Bucket {
+    uint32_t sig[8];
+    uint32_t stamp[8];
+  };
   void end(size_t slot, FlowEvent why);
   void start(size_t slot, uint32_t sig, const Key& k, const PacketView& v);
   void sweep(uint64_t now_ns);
@@ -90,9 +96,9 @@ class FlowTable {
   FlowSettings s_;
   uint64_t idle_ns_, active_ns_;
   size_t nbuckets_, nslots_;
-  std::unique_ptr<uint32_t[]> sig_;   // per slot; 0: free
+  std::unique_ptr<Bucket[]> bkt_;     // slot s: bucket s / 8, way s % 8
   std::unique_ptr<FlowRecord[]> rec_;
-  uint64_t burst_ = 0;
+  uint32_t burst_ = 0;
   size_t hand_ = 0;                   // the sweep's next slot
   uint64_t active_ = 0;
   FlowCounters c_;
