@@ -194,6 +194,7 @@ void register_input_metrics(MetricsRegistry& reg, const PacketSource& src) {
 // The tag counters of every worker, summed.
 struct FlowTotals {
   std::array<uint64_t, kFlowEvents> events{};
+  std::array<uint64_t, kMaxAlarmReasons> alarms{};
   uint64_t active = 0, bytes = 0;
 };
 FlowTotals flow_totals(const Runtime& rt) {
@@ -202,6 +203,7 @@ FlowTotals flow_totals(const Runtime& rt) {
     const FlowTable* f = rt.flow_table(w);
     if (!f) continue;
     for (size_t e = 0; e < kFlowEvents; ++e) t.events[e] += f->counters().events[e].load(std::memory_order_relaxed);
+    for (size_t a = 0; a < kMaxAlarmReasons; ++a) t.alarms[a] += f->counters().alarms[a].load(std::memory_order_relaxed);
     t.active += f->counters().active.load(std::memory_order_relaxed);
     t.bytes += f->memory_bytes();
   }
@@ -278,9 +280,9 @@ void register_tag_metrics(MetricsRegistry& reg, const Runtime& rt, const TagSett
 // `files`: the source has input progress (files, libtrace; not DPDK ports).
 void register_metrics(MetricsRegistry& reg, const std::string& source_name, bool files, const Runtime& rt,
                       const std::vector<std::unique_ptr<Plugin>>& plugins, const Merger& merger,
-                      const OutputManager& outputs) {
+                      const OutputManager& outputs, const std::vector<std::pair<std::string, std::string>>& alarms) {
   reg.add(write_process_metrics);
-  reg.add([&rt, source_name, files](MetricsWriter& w) {
+  reg.add([&rt, source_name, files, alarms](MetricsWriter& w) {
     const DispatcherCounters& d = rt.dispatcher_counters();
     const MetricLabels src{{"source", source_name}};
     w.gauge("privateer_build_info", "Build information", 1, {{"version", PRIVATEER_VERSION}});
@@ -314,6 +316,10 @@ void register_metrics(MetricsRegistry& reg, const std::string& source_name, bool
                   f.events[e], {{"event", flow_event_name(static_cast<FlowEvent>(e))}});
       }
       w.gauge("privateer_flows_active", "Flows in the workers' flow tables", f.active);
+      for (size_t a = 0; a < alarms.size(); ++a) {
+        w.counter("privateer_alarms_total", "Flows a plugin raised an alarm on, by plugin and reason", f.alarms[a],
+                  {{"plugin", alarms[a].first}, {"reason", alarms[a].second}});
+      }
       w.gauge("privateer_flow_table_bytes", "Memory of the workers' flow tables", f.bytes);
     }
     for (unsigned i = 0; i < rt.workers(); ++i) {
@@ -549,7 +555,20 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   }
   ro.live_lateness_seconds = cfg.live_lateness;
   ro.tags = &cfg.tags;
-  if (cfg.flows.enabled) ro.flows = &cfg.flows;
+  // Flow tables where the config or a plugin asks for them; each plugin's
+  // alarm reasons get consecutive ids.
+  FlowSettings flows = cfg.flows;
+  std::vector<std::pair<std::string, std::string>> alarm_names;   // (plugin, reason) by id
+  for (const auto& p : plugins) {
+    flows.enabled = flows.enabled || p->wants_flows();
+    ro.first_alarm.push_back(static_cast<unsigned>(alarm_names.size()));
+    for (const auto& r : p->alarm_reasons()) alarm_names.emplace_back(p->name(), r);
+  }
+  if (alarm_names.size() > kMaxAlarmReasons) {
+    throw std::runtime_error("the plugins raise alarms for " + std::to_string(alarm_names.size()) + " reasons; at most " +
+                             std::to_string(kMaxAlarmReasons) + " are counted");
+  }
+  if (flows.enabled) ro.flows = &flows;
   ro.tag_tables = tag_tables.get();
   for (const auto& spec : cfg.plugins) ro.plugin_filters.push_back(spec.filter);
   std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(cfg.threads);
@@ -567,7 +586,7 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     MetricsRegistry& reg;
     ~CloseOnExit() { reg.close(); }
   } close_registry{*registry};
-  register_metrics(*registry, source_name, !dpdk, rt, plugins, merger, outputs);
+  register_metrics(*registry, source_name, !dpdk, rt, plugins, merger, outputs, alarm_names);
   register_tag_metrics(*registry, rt, cfg.tags, !cfg.input_filter.key.empty());
   if (source) register_input_metrics(*registry, *source);
   if (dpdk) register_dpdk_metrics(*registry, *dpdk);
@@ -809,6 +828,13 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     sum << "  flows:";
     for (size_t e = 0; e < kFlowEvents; ++e) sum << " " << flow_event_name(static_cast<FlowEvent>(e)) << "=" << f.events[e];
     sum << " active=" << f.active << "\n";
+    if (!alarm_names.empty()) {
+      sum << "  alarms (flows):";
+      for (size_t a = 0; a < alarm_names.size(); ++a) {
+        sum << " " << alarm_names[a].first << "/" << alarm_names[a].second << "=" << f.alarms[a];
+      }
+      sum << "\n";
+    }
   }
   sum << "  intervals: " << merger.intervals() << " (" << merger.partial_intervals() << " partial)";
   if (d.late_packets.load()) sum << ", late packets: " << d.late_packets.load();

@@ -85,6 +85,7 @@ void FlowTable::start(size_t slot, uint32_t sig, const Key& k, const PacketView&
   r.ip_version = k.ip_version;
   r.tcp_fin = 0;
   r.closed = false;
+  r.alarms = 0;
   r.first_ns = r.last_ns = v.ts_ns;
   r.packets[0] = r.packets[1] = 0;
   r.bytes[0] = r.bytes[1] = 0;

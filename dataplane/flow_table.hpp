@@ -23,6 +23,11 @@
 // Each packet's view gets its flow (PacketView::flow, slot + 1, 0 when not
 // tracked: non-IP packets, a full bucket) and direction (flow_dir: 0 from the
 // flow's first sender, 1 the other way), valid until the next burst.
+//
+// Alarms: a plugin raises an alarm on a flow with a reason (an id the
+// control plane gave the plugin's named reasons, < kMaxAlarmReasons); the
+// flow keeps the set of its reasons until it ends, and each reason counts
+// the flows it was raised on.
 #pragma once
 
 #include <array>
@@ -48,9 +53,12 @@ constexpr size_t kFlowEvents = static_cast<size_t>(FlowEvent::count_);
 const char* flow_event_name(FlowEvent e);   // metric label: "created", "idle_timeout", ...
 
 // Written by the worker, read by the metrics thread.
+constexpr unsigned kMaxAlarmReasons = 32;
+
 struct alignas(64) FlowCounters {
   std::array<std::atomic<uint64_t>, kFlowEvents> events{};
   std::atomic<uint64_t> active{0};
+  std::array<std::atomic<uint64_t>, kMaxAlarmReasons> alarms{};   // flows alarmed, by reason id
 };
 
 struct FlowRecord {
@@ -61,6 +69,7 @@ struct FlowRecord {
   uint8_t ip_version = 0;
   uint8_t tcp_fin = 0;    // bit d: a FIN went in direction d
   bool closed = false;    // TCP: RST, or FIN both ways
+  uint32_t alarms = 0;    // bit r: reason r was raised on the flow
   uint64_t first_ns = 0;
   uint64_t last_ns = 0;
   uint64_t packets[2] = {0, 0};
@@ -74,6 +83,19 @@ class FlowTable {
   void update(PacketView* views, size_t n);
 
   const FlowRecord* record(uint32_t flow) const { return flow ? &rec_[flow - 1] : nullptr; }
+
+  // Raises alarm `reason` on `flow` (a view's flow of the current burst):
+  // true the first time for this flow and reason; false for no flow.
+  bool raise(uint32_t flow, unsigned reason) {
+    if (!flow || reason >= kMaxAlarmReasons) return false;
+    uint32_t& a = rec_[flow - 1].alarms;
+    if (a & (1u << reason)) return false;
+    a |= 1u << reason;
+    auto& c = c_.alarms[reason];
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    return true;
+  }
+  uint32_t alarms(uint32_t flow) const { return flow ? rec_[flow - 1].alarms : 0; }
   size_t slots() const { return nslots_; }
   size_t memory_bytes() const { return nbuckets_ * sizeof(Bucket) + nslots_ * sizeof(FlowRecord); }
   const FlowCounters& counters() const { return c_; }

@@ -10,6 +10,8 @@
 
 namespace privateer {
 
+class FlowTable;
+
 // One plugin's result for one interval from one worker. Plugins derive their
 // own; the control plane hands all workers' results back to the plugin's merge.
 class IntervalResult {
@@ -27,6 +29,13 @@ class WorkerProcessor {
   // Closes the interval that started at `interval_start` (unix seconds) and
   // returns what was gathered in it; the state starts the next one empty.
   virtual std::unique_ptr<IntervalResult> end_interval(uint64_t interval_start) = 0;
+  // Where the run keeps flows, before any packet: the worker's flow table
+  // (views carry their flow; see dataplane/flow_table.hpp) and the id of the
+  // plugin's first alarm reason (its reasons are first_alarm, first_alarm + 1, ...).
+  virtual void attach_flows(FlowTable& table, unsigned first_alarm) {
+    (void)table;
+    (void)first_alarm;
+  }
 };
 
 }  // namespace privateer

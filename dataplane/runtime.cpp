@@ -142,7 +142,12 @@ Runtime::Runtime(const RuntimeOptions& opt,
       static const TagSettings kNoSettings;
       wk->tagger = std::make_unique<TagStage>(opt_.tags ? *opt_.tags : kNoSettings, opt_.tag_tables, w);
     }
-    if (opt_.flows) wk->flows = std::make_unique<FlowTable>(*opt_.flows);
+    if (opt_.flows) {
+      wk->flows = std::make_unique<FlowTable>(*opt_.flows);
+      for (size_t p = 0; p < wk->procs.size(); ++p) {
+        wk->procs[p]->attach_flows(*wk->flows, p < opt_.first_alarm.size() ? opt_.first_alarm[p] : 0);
+      }
+    }
     if (std::any_of(opt_.plugin_filters.begin(), opt_.plugin_filters.end(), [](int f) { return f >= 0; })) {
       wk->picked_views = std::make_unique<PacketView[]>(kMaxBurst);
       wk->picked_data = std::make_unique<const uint8_t*[]>(kMaxBurst);

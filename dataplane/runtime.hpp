@@ -55,6 +55,8 @@ struct RuntimeOptions {
   // Flow tables, one per worker, updated after tagging and before the
   // plugins (null: the run keeps no flows). Outlives the runtime.
   const FlowSettings* flows = nullptr;
+  // Per processor (in order): the id of its first alarm reason (missing: 0).
+  std::vector<unsigned> first_alarm;
 };
 constexpr int kBuiltinPluginFilter = 64;
 

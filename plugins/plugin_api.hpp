@@ -118,6 +118,12 @@ class Plugin {
   // One-line notes about options that were accepted but change nothing
   // here (corsaro3 options without a meaning in Privateer), logged at start.
   virtual std::vector<std::string> config_warnings() const { return {}; }
+  // The reasons the plugin raises alarms on flows for (at most 32 in a run,
+  // all plugins together; counted as privateer_alarms_total{plugin,reason}).
+  virtual std::vector<std::string> alarm_reasons() const { return {}; }
+  // Whether the plugin's workers read flows: the run then keeps a flow
+  // table per worker and calls WorkerProcessor::attach_flows.
+  virtual bool wants_flows() const { return !alarm_reasons().empty(); }
   // Called once before any packet, on the control plane.
   virtual void open_outputs(OutputProvider& out) = 0;
   // Where merge() may run work in parallel (null, the default: it runs on

@@ -155,6 +155,25 @@ TEST(FlowTable, FixedMemoryEvictsTheLeastRecentlyUsedButNeverAFlowOfTheBurst) {
   EXPECT_EQ(t.memory_bytes(), bytes);
 }
 
+TEST(FlowTable, AlarmsAreKeptPerFlowAndCountedOncePerReason) {
+  FlowTable t(settings(1024, 10));
+  PacketView v[2] = {tcp(1, 2, 1, 2, kS), tcp(2, 1, 2, 1, kS + 1)};
+  t.update(v, 2);
+  EXPECT_TRUE(t.raise(v[0].flow, 3));
+  EXPECT_FALSE(t.raise(v[1].flow, 3));   // the same flow, the other way
+  EXPECT_TRUE(t.raise(v[1].flow, 0));
+  EXPECT_FALSE(t.raise(0, 1));           // not tracked
+  EXPECT_FALSE(t.raise(v[0].flow, kMaxAlarmReasons));
+  EXPECT_EQ(t.alarms(v[0].flow), (1u << 3) | 1u);
+  EXPECT_EQ(t.counters().alarms[3].load(), 1u);
+  EXPECT_EQ(t.counters().alarms[0].load(), 1u);
+  PacketView later[1] = {tcp(1, 2, 1, 2, 30 * kS)};   // idle: a new flow, no alarms
+  t.update(later, 1);
+  EXPECT_EQ(t.alarms(later[0].flow), 0u);
+  EXPECT_TRUE(t.raise(later[0].flow, 3));
+  EXPECT_EQ(t.counters().alarms[3].load(), 2u);
+}
+
 TEST(FlowTable, SweepReclaimsIdleFlows) {
   FlowTable t(settings(64, 5));
   PacketView v[1];
