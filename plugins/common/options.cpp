@@ -74,6 +74,10 @@ std::string unknown_key_message(const std::string& key, const std::vector<std::s
 
 void reject_unknown_keys(const YAML::Node& map, const std::string& path,
                          std::initializer_list<const char*> known) {
+  reject_unknown_keys(map, path, std::vector<std::string>(known.begin(), known.end()));
+}
+
+void reject_unknown_keys(const YAML::Node& map, const std::string& path, const std::vector<std::string>& known) {
   if (!map.IsMap()) {
     throw ConfigError(path.empty() ? "(top level)" : path, yaml_line(map), "must be a mapping");
   }
@@ -85,10 +89,10 @@ void reject_unknown_keys(const YAML::Node& map, const std::string& path,
     }
     const std::string k = kv.first.as<std::string>();
     bool ok = false;
-    for (const char* n : known) ok = ok || k == n;
+    for (const auto& n : known) ok = ok || k == n;
     if (!ok) {
       throw ConfigError(join_key(path, k.c_str()), yaml_line(kv.first),
-                        unknown_key_message(k, std::vector<std::string>(known.begin(), known.end())));
+                        unknown_key_message(k, known));
     }
     for (const auto& s : seen) {
       if (s == k) throw ConfigError(join_key(path, k.c_str()), yaml_line(kv.first), "appears twice");

@@ -35,6 +35,7 @@ int yaml_line(const YAML::Node& n);
 // key that appears twice in `map` (YAML would otherwise silently keep one).
 void reject_unknown_keys(const YAML::Node& map, const std::string& path,
                          std::initializer_list<const char*> known);
+void reject_unknown_keys(const YAML::Node& map, const std::string& path, const std::vector<std::string>& known);
 
 // The known key nearest to `key` by edit distance (insertions, deletions,
 // substitutions and swaps of two neighbours, ignoring case), or "" when none

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "plugins/common/options.hpp"
+#include "plugins/common/packet_options.hpp"
 
 namespace privateer {
 namespace {
@@ -111,50 +112,10 @@ WdcapOptions parse_wdcap_options(const YAML::Node& options, const std::string& p
   WdcapOptions o;
   if (!options.IsDefined() || options.IsNull()) return o;
   if (!options.IsMap()) throw ConfigError(p, yaml_line(options), "must be a mapping of wdcap options");
-  reject_unknown_keys(options, p,
-                      {"fileformat", "nanoseconds", "compressmethod", "compresslevel", "snaplen", "stripvlans",
-                       "strip_vlans", "erffcs", "buffer_mib", "writestats"});
-  if (const auto f = get_opt<std::string>(options, p, "fileformat")) {
-    if (*f == "pcap" || *f == "pcapfile") {
-      o.out.format = PacketFormat::pcap;
-    } else if (*f == "pcapng") {
-      o.out.format = PacketFormat::pcapng;
-    } else {
-      throw ConfigError(join_key(p, "fileformat"), yaml_line(options["fileformat"]),
-                        "'" + *f + "': give pcap (or corsarowdcap's pcapfile) or pcapng; other formats are not built");
-    }
-  }
-  o.out.nanoseconds = get_onoff(options, p, "nanoseconds").value_or(false);
-  if (const auto c = get_opt<std::string>(options, p, "compressmethod")) {
-    if (*c == "none") {
-      o.out.compression = PacketCompression::none;
-    } else if (*c == "gzip" || *c == "gz") {
-      o.out.compression = PacketCompression::gzip;
-    } else if (*c == "zstd") {
-      o.out.compression = PacketCompression::zstd;
-    } else {
-      const bool known = *c == "lz4" || *c == "bzip2" || *c == "bz2" || *c == "xz" || *c == "lzma";
-      throw ConfigError(join_key(p, "compressmethod"), yaml_line(options["compressmethod"]),
-                        "'" + *c + (known ? "' is not built here" : "' is not a compression method") +
-                            ": give none, gzip or zstd");
-    }
-  }
-  if (const auto l = get_opt<uint32_t>(options, p, "compresslevel")) {
-    const uint32_t top = o.out.compression == PacketCompression::zstd ? 19 : 9;
-    if (o.out.compression == PacketCompression::none) {
-      throw ConfigError(join_key(p, "compresslevel"), yaml_line(options["compresslevel"]),
-                        "needs compressmethod gzip or zstd");
-    }
-    if (*l < 1 || *l > top) {
-      throw ConfigError(join_key(p, "compresslevel"), yaml_line(options["compresslevel"]),
-                        "must be 1.." + std::to_string(top));
-    }
-    o.out.level = static_cast<int>(*l);
-  }
-  if (const auto s = get_opt<uint32_t>(options, p, "snaplen")) {
-    if (*s < 1 || *s > 262144) throw ConfigError(join_key(p, "snaplen"), yaml_line(options["snaplen"]), "must be 1..262144");
-    o.out.snaplen = *s;
-  }
+  std::vector<std::string> keys = packet_stream_option_keys();
+  keys.insert(keys.end(), {"stripvlans", "strip_vlans", "erffcs"});
+  reject_unknown_keys(options, p, keys);
+  parse_packet_stream_options(options, p, o.out);
   if (options["stripvlans"] && options["strip_vlans"]) {
     throw ConfigError(join_key(p, "strip_vlans"), yaml_line(options["strip_vlans"]), "give stripvlans or strip_vlans, not both");
   }
@@ -163,11 +124,6 @@ WdcapOptions parse_wdcap_options(const YAML::Node& options, const std::string& p
     if (*f > 4) throw ConfigError(join_key(p, "erffcs"), yaml_line(options["erffcs"]), "must be 0..4 (bytes)");
     o.erf_fcs = *f;
   }
-  if (const auto b = get_opt<uint32_t>(options, p, "buffer_mib")) {
-    if (*b < 1 || *b > 4096) throw ConfigError(join_key(p, "buffer_mib"), yaml_line(options["buffer_mib"]), "must be 1..4096");
-    o.out.buffer_bytes = static_cast<size_t>(*b) << 20;
-  }
-  o.out.write_stats = get_onoff(options, p, "writestats").value_or(true);
   return o;
 }
 
