@@ -461,7 +461,7 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   std::vector<std::unique_ptr<Plugin>> plugins;
   for (const auto& spec : cfg.plugins) {
     plugins.push_back(make_plugin(spec.name, spec.options, spec.path, cfg.interval,
-                                  PluginContext{!cfg.tagproviders.maxmind.empty(), !cfg.tagproviders.pfx2as.empty()}));
+                                  PluginContext{!cfg.tagproviders.maxmind.empty(), !cfg.tagproviders.pfx2as.empty(), cfg.tags.custom_names}));
   }
   OutputSettings os;
   os.outtemplate = cfg.outtemplate;

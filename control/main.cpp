@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
     // Plugin options are checked by the plugins themselves.
     for (const auto& spec : cfg.plugins) {
       const auto plugin = make_plugin(spec.name, spec.options, spec.path, cfg.interval,
-                                      PluginContext{!cfg.tagproviders.maxmind.empty(), !cfg.tagproviders.pfx2as.empty()});
+                                      PluginContext{!cfg.tagproviders.maxmind.empty(), !cfg.tagproviders.pfx2as.empty(), cfg.tags.custom_names});
       for (const auto& w : plugin->config_warnings()) cfg.warnings.push_back(w);
     }
   } catch (const ConfigError& e) {

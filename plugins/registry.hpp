@@ -17,6 +17,7 @@ namespace privateer {
 struct PluginContext {
   bool maxmind = false;   // tagproviders.maxmind: views carry continent and country
   bool pfx2as = false;    // tagproviders.pfx2as: views carry the origin AS
+  std::vector<std::string> filters;   // the custom filters: bit i of custom_bits named filters[i]
 };
 
 // Names accepted by make_plugin(), in a stable order.

@@ -1,0 +1,232 @@
+#include "plugins/pcapextract/pcapextract.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+#include "dataplane/flow_table.hpp"
+#include "plugins/common/options.hpp"
+#include "plugins/common/packet_options.hpp"
+
+namespace privateer {
+namespace {
+
+constexpr uint64_t kNs = 1000000000u;
+constexpr uint32_t kMaxPretrigger = 100000;
+
+// Nothing to hand over: the packets went to the stream.
+struct ExtractResult : IntervalResult {};
+
+// The recent packets of every flow not (yet) alarmed, in arrival order in
+// one byte ring; each record links to its flow's previous one by absolute
+// position, so a flow's last packets are found by walking back. A record is
+// intact while the writer has not come round to it again.
+class PretriggerRing {
+ public:
+  struct Header {
+    uint64_t prev;      // absolute position + 1 of the flow's previous record; 0: none
+    uint64_t ts_ns;
+    uint32_t caplen, wirelen, size;
+    uint16_t linktype;
+    uint8_t dir;
+  };
+  explicit PretriggerRing(size_t bytes) {
+    cap_ = 64 * 1024;
+    while (cap_ < bytes) cap_ <<= 1;
+    buf_ = std::make_unique<uint8_t[]>(cap_);
+  }
+  // Stores a packet; its position + 1 (0 when larger than a quarter of the ring).
+  uint64_t put(uint64_t prev, const PacketView& v, const uint8_t* d, uint32_t caplen) {
+    const size_t size = (sizeof(Header) + caplen + 7) & ~size_t{7};
+    if (size > cap_ / 4) return 0;
+    size_t pos = head_ & (cap_ - 1);
+    if (cap_ - pos < size) {   // records are read by link only: the end's rest stays unused
+      head_ += cap_ - pos;
+      pos = 0;
+    }
+    const Header h{prev, v.ts_ns, caplen, v.wirelen, static_cast<uint32_t>(size), v.linktype, v.flow_dir};
+    std::memcpy(buf_.get() + pos, &h, sizeof h);
+    std::memcpy(buf_.get() + pos + sizeof h, d, caplen);
+    const uint64_t at = head_;
+    head_ += size;
+    return at + 1;
+  }
+  // The record at `ref` (a put() result), or null once overwritten.
+  const Header* get(uint64_t ref) const {
+    if (!ref) return nullptr;
+    const uint64_t at = ref - 1;
+    if (at + cap_ < head_) return nullptr;
+    return reinterpret_cast<const Header*>(buf_.get() + (at & (cap_ - 1)));
+  }
+  static const uint8_t* bytes(const Header* h) { return reinterpret_cast<const uint8_t*>(h) + sizeof(Header); }
+
+ private:
+  size_t cap_ = 0;
+  std::unique_ptr<uint8_t[]> buf_;
+  uint64_t head_ = 0;
+};
+
+class ExtractWorker : public WorkerProcessor {
+ public:
+  ExtractWorker(const PcapExtractOptions& o, uint32_t interval, PacketAppender& out)
+      : o_(o), interval_(interval), out_(out), ring_(o.pretrigger_packets ? o.pretrigger_bytes : 0) {
+    chain_.resize(o.pretrigger_packets);
+  }
+
+  void attach_flows(FlowTable& table, unsigned first_alarm) override {
+    table_ = &table;
+    alarm_ = first_alarm;
+    state_.assign(table.slots(), FlowState{});
+  }
+
+  void process(const PacketView* views, const uint8_t* const* data, size_t n) override {
+    for (size_t i = 0; i < n; ++i) one(views[i], data[i]);
+  }
+
+  std::unique_ptr<IntervalResult> end_interval(uint64_t start) override {
+    out_.advance((start + interval_) * kNs);
+    return std::make_unique<ExtractResult>();
+  }
+
+ private:
+  struct FlowState {
+    uint64_t first_ns = 0;   // the flow instance the state is for
+    uint64_t last = 0;       // its newest record in the ring (PretriggerRing ref)
+    bool extracting = false;
+  };
+
+  bool wanted(uint8_t dir) const {
+    return o_.direction == PcapExtractOptions::Direction::both ||
+           (o_.direction == PcapExtractOptions::Direction::forward) == (dir == 0);
+  }
+  void write(uint64_t ts, uint32_t wirelen, uint16_t linktype, const uint8_t* d, uint32_t caplen) {
+    out_.append(ts, std::min(caplen, o_.out.snaplen), wirelen, linktype, d);
+  }
+
+  void one(const PacketView& v, const uint8_t* d) {
+    if (!table_) throw std::logic_error("pcapextract: no flow table");
+    if (!v.flow) {   // not IP, or not tracked: never alarmed
+      if (o_.not_alarmed) write(v.ts_ns, v.wirelen, v.linktype, d, v.caplen);
+      return;
+    }
+    FlowState& st = state_[v.flow - 1];
+    const uint64_t first = table_->record(v.flow)->first_ns;
+    if (st.first_ns != first) st = FlowState{first, 0, false};
+    if (o_.trigger_filter >= 0 && (v.custom_bits >> o_.trigger_filter & 1)) table_->raise(v.flow, alarm_);
+    const bool alarmed = table_->alarms(v.flow) != 0;
+    if (o_.not_alarmed) {
+      if (!alarmed && wanted(v.flow_dir)) write(v.ts_ns, v.wirelen, v.linktype, d, v.caplen);
+      return;
+    }
+    if (alarmed) {
+      if (!st.extracting) {
+        st.extracting = true;
+        flush_pretrigger(st, v.ts_ns);
+      }
+      if (wanted(v.flow_dir)) write(v.ts_ns, v.wirelen, v.linktype, d, v.caplen);
+    } else if (o_.pretrigger_packets) {
+      st.last = ring_.put(st.last, v, d, std::min(v.caplen, o_.out.snaplen));
+    }
+  }
+
+  // The flow's last packets still in the ring, oldest first.
+  void flush_pretrigger(FlowState& st, uint64_t now_ns) {
+    size_t k = 0;
+    const uint64_t oldest = o_.pretrigger_seconds && now_ns > uint64_t{o_.pretrigger_seconds} * kNs
+                                ? now_ns - uint64_t{o_.pretrigger_seconds} * kNs
+                                : 0;
+    for (const PretriggerRing::Header* h = ring_.get(st.last); h && k < chain_.size(); h = ring_.get(h->prev)) {
+      if (h->ts_ns < oldest) break;
+      chain_[k++] = h;
+    }
+    while (k--) {
+      const PretriggerRing::Header* h = chain_[k];
+      if (wanted(h->dir)) write(h->ts_ns, h->wirelen, h->linktype, PretriggerRing::bytes(h), h->caplen);
+    }
+    st.last = 0;
+  }
+
+  const PcapExtractOptions& o_;
+  uint32_t interval_;
+  PacketAppender& out_;
+  PretriggerRing ring_;
+  std::vector<const PretriggerRing::Header*> chain_;
+  FlowTable* table_ = nullptr;
+  unsigned alarm_ = 0;
+  std::vector<FlowState> state_;
+};
+
+}  // namespace
+
+PcapExtractPlugin::PcapExtractPlugin(const YAML::Node& options, const std::string& p,
+                                     const std::vector<std::string>& filters, uint32_t interval_seconds)
+    : interval_(interval_seconds) {
+  if (!options.IsDefined() || options.IsNull()) return;
+  if (!options.IsMap()) throw ConfigError(p, yaml_line(options), "must be a mapping of pcapextract options");
+  std::vector<std::string> keys = packet_stream_option_keys();
+  keys.insert(keys.end(), {"direction", "select", "trigger_filter", "pretrigger_packets", "pretrigger_seconds",
+                           "pretrigger_mib"});
+  reject_unknown_keys(options, p, keys);
+  parse_packet_stream_options(options, p, o_.out);
+  if (const auto d = get_opt<std::string>(options, p, "direction")) {
+    if (*d == "both") {
+      o_.direction = PcapExtractOptions::Direction::both;
+    } else if (*d == "forward") {
+      o_.direction = PcapExtractOptions::Direction::forward;
+    } else if (*d == "backward") {
+      o_.direction = PcapExtractOptions::Direction::backward;
+    } else {
+      throw ConfigError(join_key(p, "direction"), yaml_line(options["direction"]),
+                        "'" + *d + "': give both, forward (from the flow's first sender) or backward");
+    }
+  }
+  if (const auto s = get_opt<std::string>(options, p, "select")) {
+    if (*s != "alarmed" && *s != "not_alarmed") {
+      throw ConfigError(join_key(p, "select"), yaml_line(options["select"]), "'" + *s + "': give alarmed or not_alarmed");
+    }
+    o_.not_alarmed = *s == "not_alarmed";
+  }
+  if (const auto f = get_opt<std::string>(options, p, "trigger_filter")) {
+    const auto it = std::find(filters.begin(), filters.end(), *f);
+    if (it == filters.end()) {
+      throw ConfigError(join_key(p, "trigger_filter"), yaml_line(options["trigger_filter"]),
+                        "'" + *f + "' is not a filter of the top-level filters: list");
+    }
+    o_.trigger_filter = static_cast<int>(it - filters.begin());
+  }
+  if (const auto n = get_opt<uint32_t>(options, p, "pretrigger_packets")) {
+    if (*n > kMaxPretrigger) {
+      throw ConfigError(join_key(p, "pretrigger_packets"), yaml_line(options["pretrigger_packets"]),
+                        "must be 0.." + std::to_string(kMaxPretrigger));
+    }
+    o_.pretrigger_packets = *n;
+  }
+  o_.pretrigger_seconds = get_opt<uint32_t>(options, p, "pretrigger_seconds").value_or(0);
+  if (const auto m = get_opt<uint32_t>(options, p, "pretrigger_mib")) {
+    if (*m < 1 || *m > 4096) {
+      throw ConfigError(join_key(p, "pretrigger_mib"), yaml_line(options["pretrigger_mib"]), "must be 1..4096");
+    }
+    o_.pretrigger_bytes = static_cast<size_t>(*m) << 20;
+  }
+}
+
+const std::string& PcapExtractPlugin::name() const {
+  static const std::string n = "pcapextract";
+  return n;
+}
+
+std::vector<std::string> PcapExtractPlugin::alarm_reasons() const {
+  if (o_.trigger_filter < 0) return {};
+  return {"filter"};
+}
+
+void PcapExtractPlugin::open_outputs(OutputProvider& out) { stream_ = &out.packet_stream("pcapextract", o_.out); }
+
+std::unique_ptr<WorkerProcessor> PcapExtractPlugin::make_worker(unsigned worker_id) {
+  if (!stream_) throw std::logic_error("pcapextract: make_worker before open_outputs");
+  return std::make_unique<ExtractWorker>(o_, interval_, stream_->worker(worker_id));
+}
+
+MergeStats PcapExtractPlugin::merge(const IntervalInfo&, std::vector<std::unique_ptr<IntervalResult>>&) { return {}; }
+
+}  // namespace privateer
