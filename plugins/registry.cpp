@@ -4,6 +4,7 @@
 #include "plugins/dos/dos.hpp"
 #include "plugins/flowtuple/flowtuple.hpp"
 #include "plugins/null/null.hpp"
+#include "plugins/regex/regex.hpp"
 #include "plugins/report/report.hpp"
 #include "plugins/wdcap/wdcap.hpp"
 
@@ -30,6 +31,10 @@ const Entry kPlugins[] = {
     {"null",
      [](const YAML::Node& o, const std::string& p, uint32_t) -> std::unique_ptr<Plugin> {
        return std::make_unique<NullPlugin>(o, p);
+     }},
+    {"regex",
+     [](const YAML::Node& o, const std::string& p, uint32_t) -> std::unique_ptr<Plugin> {
+       return std::make_unique<RegexPlugin>(o, p);
      }},
     {"report", nullptr,
      [](const YAML::Node& o, const std::string& p, uint32_t iv, const PluginContext& c) -> std::unique_ptr<Plugin> {
