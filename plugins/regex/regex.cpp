@@ -86,7 +86,12 @@ RegexPlugin::RegexPlugin(const YAML::Node& options, const std::string& path) {
   if (!file || file->empty()) throw ConfigError(join_key(path, "rules"), yaml_line(options), "missing (a rules file)");
   file_ = *file;
   std::lock_guard<std::mutex> lock(mu_);
-  publish(make_set(compile_rules(read_rules_file(file_), file_), 0));
+  try {
+    publish(make_set(compile_rules(read_rules_file(file_), file_), 0));
+  } catch (const RuleError& e) {
+    // Reads: config key 'plugins.regex.rules' (line N): FILE:LINE: why
+    throw ConfigError(join_key(path, "rules"), yaml_line(options["rules"]), e.what());
+  }
 }
 
 RegexPlugin::~RegexPlugin() = default;
