@@ -176,7 +176,13 @@ TEST(RegexRules, EveryBadFormNamesFileAndLine) {
     read_rules_file("/nonexistent/rules.txt");
     ADD_FAILURE() << "read a file that does not exist";
   } catch (const RuleError& err) {
-    EXPECT_EQ(std::string(err.what()), "/nonexistent/rules.txt:0: cannot read the rules file");
+    EXPECT_EQ(std::string(err.what()), "/nonexistent/rules.txt:0: cannot read the rules file (not a regular file)");
+  }
+  try {
+    read_rules_file("/dev/zero");
+    ADD_FAILURE() << "read a device";
+  } catch (const RuleError& err) {
+    EXPECT_EQ(std::string(err.what()).rfind("/dev/zero:0: ", 0), 0u) << err.what();
   }
 }
 

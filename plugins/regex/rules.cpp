@@ -1,6 +1,7 @@
 #include "plugins/regex/rules.hpp"
 
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -151,6 +152,12 @@ std::vector<RegexRule> parse_rules(const std::string& text, const std::string& f
 }
 
 std::vector<RegexRule> read_rules_file(const std::string& file) {
+  // Only a regular file of sane size (not a FIFO or a device read forever).
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) throw RuleError(file, 0, "cannot read the rules file (not a regular file)");
+  if (std::filesystem::file_size(file, ec) > kMaxRulesFileBytes) {
+    throw RuleError(file, 0, "rules file over " + std::to_string(kMaxRulesFileBytes >> 20) + " MiB");
+  }
   std::ifstream in(file, std::ios::binary);
   if (!in) throw RuleError(file, 0, "cannot read the rules file");
   std::ostringstream text;

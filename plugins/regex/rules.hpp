@@ -54,7 +54,9 @@ std::string strip_extended(const std::string& pattern);
 // Parses the text of a rules file named `file` (for the messages).
 std::vector<RegexRule> parse_rules(const std::string& text, const std::string& file);
 
-// Reads and parses a rules file; throws RuleError (line 0 when unreadable).
+// Reads and parses a rules file; throws RuleError (line 0 when unreadable,
+// not a regular file or over kMaxRulesFileBytes).
+constexpr size_t kMaxRulesFileBytes = size_t{64} << 20;
 std::vector<RegexRule> read_rules_file(const std::string& file);
 
 // The rules compiled into one block-mode database: expression i is rules[i].
