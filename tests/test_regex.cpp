@@ -65,7 +65,8 @@ uint64_t tshark_count(const fs::path& cap, const RegexRule& r) {
   std::string f;
   if (r.proto != 17) f = "tcp.payload matches " + re;
   if (r.proto != 6) f += std::string(f.empty() ? "" : " || ") + "udp.payload matches " + re;
-  f = "(" + f + ")";
+  // Not the TCP/UDP headers an ICMP error quotes: those are no payload of ours.
+  f = "(" + f + ") && !icmp && !icmpv6";
   if (!r.ports.empty()) {
     std::string p;
     for (uint16_t n : r.ports) {
@@ -79,10 +80,11 @@ uint64_t tshark_count(const fs::path& cap, const RegexRule& r) {
   return std::stoull(out);
 }
 
-// Packets of `cap` with a TCP or UDP payload, as tshark counts them.
+// Packets of `cap` with a TCP or UDP payload, as tshark counts them (not
+// counting the TCP/UDP headers quoted inside ICMP errors).
 uint64_t tshark_payload_packets(const fs::path& cap) {
   std::string out;
-  EXPECT_EQ(run_stdout("tshark -r " + quote(cap) + " -Y 'tcp.len > 0 || udp.length > 8' 2>/dev/null | wc -l", &out), 0);
+  EXPECT_EQ(run_stdout("tshark -r " + quote(cap) + " -Y '(tcp.len > 0 || udp.length > 8) && !icmp && !icmpv6' 2>/dev/null | wc -l", &out), 0);
   return std::stoull(out);
 }
 
@@ -206,6 +208,29 @@ TEST(RegexRun, BadRulesFileStopsTheStart) {
   std::string out;
   EXPECT_NE(run_command(privateer_bin().string() + " -c " + quote(tmp.path / "c.yaml"), &out), 0);
   EXPECT_NE(out.find("plugins.regex.rules"), std::string::npos) << out;
+}
+
+// The quickstart capture has ICMP with data (quoted packets) beside TCP and
+// UDP: only TCP and UDP payloads are scanned, and an ICMP type is no port.
+TEST(RegexRun, ScansTcpAndUdpPayloadsOnly) {
+  PRIVATEER_REQUIRE_TOOL("command -v tshark && command -v curl", "tshark or curl");
+  const fs::path cap = source_root() / "configs" / "quickstart" / "telescope.pcap";
+  TempDir tmp("privateer-regex");
+  const std::string text = "every /./s\nport3 port=3,0 /./s\nudp-any udp /./s\n";
+  std::ofstream(tmp.path / "rules.txt") << text;
+  write_config(tmp.path / "c.yaml", cap, tmp.path / "rules.txt", tmp.path, "{listen: \"127.0.0.1:0\"}");
+  const HeldRun run = run_and_scrape(tmp.path / "c.yaml", tmp.path);
+  ASSERT_EQ(run.status, 0) << run.output;
+  std::string icmp;
+  ASSERT_EQ(run_stdout("tshark -r " + quote(cap) + " -Y 'icmp && data' 2>/dev/null | wc -l", &icmp), 0);
+  ASSERT_GT(std::stoull(icmp), 0u) << "the capture has no ICMP with data any more";
+  const uint64_t payload = tshark_payload_packets(cap);
+  EXPECT_EQ(sample(run.metrics, "privateer_regex_scanned_packets_total"), double(payload));
+  for (const RegexRule& r : parse_rules(text, "rules.txt")) {
+    EXPECT_EQ(sample(run.metrics, "privateer_regex_matches_total{rule=\"" + r.id + "\"}"), double(tshark_count(cap, r)))
+        << r.id;
+  }
+  EXPECT_EQ(sample(run.metrics, "privateer_regex_matches_total{rule=\"every\"}"), double(payload));
 }
 
 class RegexCorpus : public ::testing::TestWithParam<std::string> {};

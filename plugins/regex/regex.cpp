@@ -32,7 +32,9 @@ int on_match(unsigned int id, unsigned long long, unsigned long long, unsigned i
 
 // The transport payload's bytes: up to the end of the IP datagram where its
 // length is known (not the link layer's padding), else to the captured end.
+// TCP and UDP only: the rules' protocols (ICMP's "ports" are type and code).
 uint32_t payload_bytes(const PacketView& v) {
+  if (v.proto != 6 && v.proto != 17) return 0;
   uint32_t end = v.caplen;
   if (v.l3_offset != kNoOffset && v.ip_len != 0) end = std::min<uint32_t>(end, uint32_t{v.l3_offset} + v.ip_len);
   return v.payload_offset == kNoOffset || v.payload_offset >= end ? 0 : end - v.payload_offset;
