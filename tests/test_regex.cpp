@@ -7,11 +7,15 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <string>
 #include <vector>
 
+#include "plugins/common/options.hpp"
+#include "plugins/regex/regex.hpp"
 #include "plugins/regex/rules.hpp"
+#include "plugins/registry.hpp"
 #include "tests/test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -186,6 +190,53 @@ TEST(RegexRules, EveryBadFormNamesFileAndLine) {
   } catch (const RuleError& err) {
     EXPECT_EQ(std::string(err.what()).rfind("/dev/zero:0: ", 0), 0u) << err.what();
   }
+}
+
+// The plugin through its API: a worker scans a TCP payload; reload() swaps
+// the rules (a rule kept keeps its count), a bad file throws and keeps them.
+TEST(RegexPlugin, ReloadKeepsCountsPerRuleId) {
+  struct Collect : PluginMetrics {
+    std::map<std::string, double> v;
+    void counter(const std::string& name, const std::string&, double value,
+                 const std::vector<std::pair<std::string, std::string>>& labels) override {
+      v[labels.empty() ? name : name + "{" + labels[0].second + "}"] = value;
+    }
+  };
+  TempDir tmp("privateer-regex");
+  const fs::path rules = tmp.path / "rules.txt";
+  std::ofstream(rules) << "a tcp /abc/\nu udp /abc/\n";
+  auto p = make_plugin("regex", YAML::Load("rules: " + rules.string()), "plugins.regex", 60);
+  ASSERT_TRUE(p->reloads());
+  auto w = p->make_worker(0);
+  const std::string bytes = "HEADERxxabcxx";   // 6 bytes of "headers", then the payload
+  const uint8_t* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  PacketView v;
+  v.caplen = static_cast<uint32_t>(bytes.size());
+  v.proto = 6;
+  v.payload_offset = 6;
+  v.flags = pflag::has_ports;
+  w->process(&v, &data, 1);
+  std::ofstream(rules) << "b /xx/\na tcp /abc/\n";
+  EXPECT_NE(p->reload().find("2 rules, generation 2"), std::string::npos);
+  w->process(&v, &data, 1);
+  std::ofstream(rules) << "a tcp /abc/\nbad /(abc/\n";
+  try {
+    p->reload();
+    ADD_FAILURE() << "a bad file reloaded";
+  } catch (const RuleError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind(rules.string() + ":2: rule 'bad': Hyperscan refuses", 0), 0u) << e.what();
+  }
+  w->process(&v, &data, 1);   // still generation 2
+  p->reclaim();
+  Collect c;
+  p->metrics(c);
+  EXPECT_EQ(c.v["privateer_regex_matches_total{a}"], 3);
+  EXPECT_EQ(c.v["privateer_regex_matches_total{u}"], 0);   // udp only: not a TCP packet's
+  EXPECT_EQ(c.v["privateer_regex_matches_total{b}"], 2);
+  EXPECT_EQ(c.v["privateer_regex_scanned_packets_total"], 3);
+  EXPECT_EQ(c.v["privateer_regex_scanned_bytes_total"], 3 * 7);
+  EXPECT_THROW(make_plugin("regex", YAML::Load("rules: " + rules.string()), "plugins.regex", 60), ConfigError);
+  EXPECT_THROW(make_plugin("regex", YAML::Load("rulez: x"), "plugins.regex", 60), ConfigError);
 }
 
 TEST(RegexRun, BadRulesFileStopsTheStart) {
