@@ -355,6 +355,18 @@ void register_metrics(MetricsRegistry& reg, const std::string& source_name, bool
     w.counter("privateer_partial_intervals_total", "Intervals closed as partial (start or end of the run, or a signal)", merger.partial_intervals());
     w.gauge("privateer_last_interval_end_timestamp_seconds", "End of the last completed interval, unix time", merger.last_closed_end());
   });
+  // Each plugin's own counters (Plugin::metrics).
+  reg.add([&plugins](MetricsWriter& w) {
+    struct Adapter : PluginMetrics {
+      MetricsWriter& w;
+      explicit Adapter(MetricsWriter& w) : w(w) {}
+      void counter(const std::string& name, const std::string& help, double value,
+                   const std::vector<std::pair<std::string, std::string>>& labels) override {
+        w.counter(name, help, value, labels);
+      }
+    } a(w);
+    for (const auto& p : plugins) p->metrics(a);
+  });
   reg.add([&outputs](MetricsWriter& w) {
     for (const auto& s : outputs.streams()) {
       const MetricLabels sl{{"stream", s->stream()}};
@@ -447,12 +459,7 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   // SIGHUP rebuilds them from the same files on the reloader's thread.
   std::unique_ptr<TagReloader> reloader;
   if (tag_tables) reloader = std::make_unique<TagReloader>(*tag_tables, [&cfg] { return build_tag_tables(cfg); });
-  if (reloader) {
-    signals.on_reload([&reloader] { reloader->request(); });
-  } else {
-    signals.on_reload([] { log_info("received SIGHUP: the run has no tag tables (no tagproviders, no filters): nothing to reload"); });
-  }
-  // However this function is left, the watcher lets go of the reloader first.
+  // However this function is left, the watcher lets go of the reloaders first.
   struct DropReloadOnExit {
     SignalWatcher& s;
     ~DropReloadOnExit() { s.on_reload(nullptr); }
@@ -463,6 +470,23 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     plugins.push_back(make_plugin(spec.name, spec.options, spec.path, cfg.interval,
                                   PluginContext{!cfg.tagproviders.maxmind.empty(), !cfg.tagproviders.pfx2as.empty(), cfg.tags.custom_names}));
   }
+  // Plugins with files of their own (regex rules) reload them on SIGHUP too,
+  // on a thread of their own; it stops before the plugins are destroyed.
+  std::vector<Plugin*> reloading;
+  for (auto& p : plugins) {
+    if (p->reloads()) reloading.push_back(p.get());
+  }
+  std::unique_ptr<PluginReloader> plugin_reloader;
+  if (!reloading.empty()) plugin_reloader = std::make_unique<PluginReloader>(reloading);
+  if (reloader || plugin_reloader) {
+    signals.on_reload([&reloader, &plugin_reloader] {
+      if (reloader) reloader->request();
+      if (plugin_reloader) plugin_reloader->request();
+    });
+  } else {
+    signals.on_reload([] { log_info("received SIGHUP: the run has no tag tables (no tagproviders, no filters) and no plugin with files to reload: nothing to reload"); });
+  }
+  DropReloadOnExit drop_plugin_reload{signals};
   OutputSettings os;
   os.outtemplate = cfg.outtemplate;
   os.monitorid = cfg.monitorid;
@@ -591,6 +615,13 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
   if (source) register_input_metrics(*registry, *source);
   if (dpdk) register_dpdk_metrics(*registry, *dpdk);
   if (sinks) register_sink_metrics(*registry, *sinks);
+  if (plugin_reloader) {
+    registry->add([&r = *plugin_reloader](MetricsWriter& w) {
+      const char* help = "Reloads of plugins' own files (regex rules) asked for by SIGHUP, by result";
+      w.counter("privateer_plugin_reloads_total", help, r.ok(), {{"result", "ok"}});
+      w.counter("privateer_plugin_reloads_total", help, r.failed(), {{"result", "failed"}});
+    });
+  }
   if (reloader) {
     registry->add([&r = *reloader](MetricsWriter& w) {
       const char* help = "Reloads of the tag tables asked for by SIGHUP, by result (source: all tables at once)";
@@ -726,6 +757,7 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     nanosleep(&tick, nullptr);
     log_new_damage();
     if (reloader) reloader->reclaim();
+    if (plugin_reloader) plugin_reloader->reclaim();
     if (show_progress && seconds_since(last_progress) >= 0.5) {
       last_progress = Clock::now();
       const DispatcherCounters& d = rt.dispatcher_counters();

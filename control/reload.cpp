@@ -72,4 +72,51 @@ void TagReloader::loop() {
   }
 }
 
+PluginReloader::PluginReloader(std::vector<Plugin*> plugins) : plugins_(std::move(plugins)) {
+  thread_ = std::thread([this] { loop(); });
+}
+
+PluginReloader::~PluginReloader() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void PluginReloader::request() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++pending_;
+  }
+  cv_.notify_all();
+}
+
+void PluginReloader::reclaim() {
+  for (Plugin* p : plugins_) p->reclaim();
+}
+
+void PluginReloader::loop() {
+  pthread_setname_np(pthread_self(), "pvt-reload-pl");
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this] { return stop_ || pending_ > 0; });
+    if (stop_) return;
+    pending_ = 0;   // one reload serves every request made so far
+    lock.unlock();
+    for (Plugin* p : plugins_) {
+      try {
+        const std::string line = p->reload();
+        if (!line.empty()) log_info(line + " (SIGHUP)");
+        ok_.fetch_add(1, std::memory_order_acq_rel);
+      } catch (const std::exception& e) {
+        log_error(p->name() + ": not reloaded (SIGHUP): " + e.what() + "; the run keeps what it had");
+        failed_.fetch_add(1, std::memory_order_acq_rel);
+      }
+    }
+    lock.lock();
+  }
+}
+
 }  // namespace privateer

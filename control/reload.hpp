@@ -16,9 +16,11 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "control/config.hpp"
 #include "dataplane/tags.hpp"
+#include "plugins/plugin_api.hpp"
 
 namespace privateer {
 
@@ -55,6 +57,36 @@ class TagReloader {
   uint64_t pending_ = 0;   // requests not yet started (under mu_)
   bool stop_ = false;
   std::atomic<uint64_t> requested_{0}, ok_{0}, failed_{0};
+  std::thread thread_;
+};
+
+// The same for plugins with files of their own (Plugin::reloads()): on
+// SIGHUP each one's reload() runs on this thread, off the packet path; one
+// that throws keeps what it had and the error is logged.
+class PluginReloader {
+ public:
+  explicit PluginReloader(std::vector<Plugin*> plugins);
+  ~PluginReloader();
+  PluginReloader(const PluginReloader&) = delete;
+  PluginReloader& operator=(const PluginReloader&) = delete;
+
+  void request();
+  // Plugin::reclaim() of each (call it every control tick).
+  void reclaim();
+
+  // Plugin reloads by result, over all plugins and requests.
+  uint64_t ok() const { return ok_.load(std::memory_order_acquire); }
+  uint64_t failed() const { return failed_.load(std::memory_order_acquire); }
+
+ private:
+  void loop();
+
+  std::vector<Plugin*> plugins_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t pending_ = 0;
+  bool stop_ = false;
+  std::atomic<uint64_t> ok_{0}, failed_{0};
   std::thread thread_;
 };
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dataplane/processor.hpp"
@@ -111,6 +112,16 @@ struct MergeStats {
   std::string log_line;   // logged by the control plane at info level when not empty
 };
 
+// Where a plugin writes its own counters when the metrics endpoint is
+// scraped (and for the run summary); the control plane adapts it to the
+// Prometheus exposition. Called on the metrics thread: read only.
+class PluginMetrics {
+ public:
+  virtual ~PluginMetrics() = default;
+  virtual void counter(const std::string& name, const std::string& help, double value,
+                       const std::vector<std::pair<std::string, std::string>>& labels = {}) = 0;
+};
+
 class Plugin {
  public:
   virtual ~Plugin() = default;
@@ -137,6 +148,17 @@ class Plugin {
   // plane, never on a worker.
   virtual MergeStats merge(const IntervalInfo& interval,
                            std::vector<std::unique_ptr<IntervalResult>>& results) = 0;
+  // The plugin's counters (default: none), on the metrics thread.
+  virtual void metrics(PluginMetrics& out) const { (void)out; }
+  // True for a plugin that re-reads files of its own on SIGHUP.
+  virtual bool reloads() const { return false; }
+  // On SIGHUP, on the reloader's thread (never a worker): re-reads the
+  // plugin's files and publishes the result to the workers, which take it
+  // at a burst boundary. Returns a line for the log; throws (keeping what
+  // the plugin had) when the new files are bad.
+  virtual std::string reload() { return {}; }
+  // Frees what reload() retired and no worker holds (every control tick).
+  virtual void reclaim() {}
 };
 
 }  // namespace privateer

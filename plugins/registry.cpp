@@ -5,6 +5,7 @@
 #include "plugins/flowtuple/flowtuple.hpp"
 #include "plugins/null/null.hpp"
 #include "plugins/pcapextract/pcapextract.hpp"
+#include "plugins/regex/regex.hpp"
 #include "plugins/report/report.hpp"
 #include "plugins/wdcap/wdcap.hpp"
 
@@ -35,6 +36,10 @@ const Entry kPlugins[] = {
     {"pcapextract", nullptr,
      [](const YAML::Node& o, const std::string& p, uint32_t iv, const PluginContext& c) -> std::unique_ptr<Plugin> {
        return std::make_unique<PcapExtractPlugin>(o, p, c.filters, iv);
+     }},
+    {"regex",
+     [](const YAML::Node& o, const std::string& p, uint32_t) -> std::unique_ptr<Plugin> {
+       return std::make_unique<RegexPlugin>(o, p);
      }},
     {"report", nullptr,
      [](const YAML::Node& o, const std::string& p, uint32_t iv, const PluginContext& c) -> std::unique_ptr<Plugin> {

@@ -28,6 +28,8 @@
 #   dos          the dos plugin on one decoded packet, its workers and merge
 #                (tests/fuzz/fuzz_dos.cpp), seeded like decode plus the
 #                crafted backscatter of tests/dos_craft.py
+#   regex_rules  the regex plugin's rules file parser
+#                (tests/fuzz/fuzz_regex_rules.cpp), seeded with the lines below
 #
 # usage: scripts/fuzz.sh [SECONDS] [NAME|all]
 #   SECONDS per harness (default 60; 0: build and seed only); default all
@@ -45,9 +47,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SECONDS_TO_RUN=${1:-60}
 WHICH=${2:-all}
-ALL=(capture decode config avro_reader salvage bpf pfx2as mmdb dos)
-case "$WHICH" in all|capture|decode|config|avro_reader|salvage|bpf|pfx2as|mmdb|dos) ;;
-  *) echo "usage: scripts/fuzz.sh [SECONDS] [capture|decode|config|avro_reader|salvage|bpf|pfx2as|mmdb|dos|all]" >&2; exit 2 ;; esac
+ALL=(capture decode config avro_reader salvage bpf pfx2as mmdb dos regex_rules)
+case "$WHICH" in all|capture|decode|config|avro_reader|salvage|bpf|pfx2as|mmdb|dos|regex_rules) ;;
+  *) echo "usage: scripts/fuzz.sh [SECONDS] [capture|decode|config|avro_reader|salvage|bpf|pfx2as|mmdb|dos|regex_rules|all]" >&2; exit 2 ;; esac
 BUILD=${BUILD:-$ROOT/build}
 FUZZ_BUILD=${FUZZ_BUILD:-$ROOT/build-fuzz}
 FUZZ_DIR=${FUZZ_DIR:-$FUZZ_BUILD/runs}
@@ -306,6 +308,18 @@ bpf_dict() {
   done
 }
 
+# The regex_rules harness's seeds: one file of every rule form, and lines
+# one each.
+regex_rules_seeds() {
+  local d=$1 i=0 l
+  mkdir -p "$d"
+  local lines=('# comment' 'get tcp /^GET /' 'ok /HTTP\/1\.[01] 200/' 'host any /host:/i alarm'
+    'user port=21,2121 /USER /' 'dns udp port=53 /^..\x01\x00/s' 'ext tcp /a b # c/smx'
+    'bad port=99999 /x/' 'x //' 'x /a/q' 'dup /a/')
+  printf '%s\n' "${lines[@]}" >"$d/all"
+  for l in "${lines[@]}"; do printf '%s\n' "$l" >"$d/line-$i"; i=$((i + 1)); done
+}
+
 # run NAME [libFuzzer options...]: seeds, then NAME's harness for SECONDS
 # on FUZZ_DIR/NAME/corpus (kept between runs) and the fresh seeds.
 FOUND=()
@@ -326,6 +340,7 @@ run() {
     dos) /usr/bin/python3 "$ROOT/tests/dos_craft.py" "$dir/crafted.pcap"
          python3 "$ROOT/tests/fuzz/decode_seeds.py" "$dir/seeds" "$dir/crafted.pcap" $(shared_files corpus)
          decode_dict >"$dir/dict" ;;
+    regex_rules) regex_rules_seeds "$dir/seeds" ;;
   esac
   [ "$SECONDS_TO_RUN" -gt 0 ] || return 0
   local dict=(); [ -f "$dir/dict" ] && dict=(-dict="$dir/dict")
@@ -368,6 +383,7 @@ for n in "${names[@]}"; do
     pfx2as) run pfx2as -max_len=16384 ;;
     mmdb) LSAN_OPTIONS=suppressions=$ROOT/tests/fuzz/mmdb.lsan.supp run mmdb -max_len=32768 ;;
     dos) run dos -max_len=70000 ;;
+    regex_rules) run regex_rules -max_len=4096 ;;
   esac
 done
 if [ ${#FOUND[@]} -gt 0 ]; then

@@ -5,7 +5,8 @@ export DEBIAN_FRONTEND=noninteractive
 build_pkgs=(g++ meson ninja-build pkg-config
   libdpdk-dev libtrace3-dev libwandio1-dev libyaml-cpp-dev prometheus-cpp-dev
   libavro-dev libisal-dev libzstd-dev libsnappy-dev libpcap-dev libgtest-dev
-  zlib1g-dev libbz2-dev liblzma-dev libmaxminddb-dev libcurl4-openssl-dev librdkafka-dev)
+  zlib1g-dev libbz2-dev liblzma-dev libmaxminddb-dev libcurl4-openssl-dev librdkafka-dev
+  libhyperscan-dev)
 # Independent readers and servers the tests use: tshark (oracle), python3-avro
 # with its snappy and zstandard codecs, and avrocat (read our Avro), prometheus (scrapes the endpoint), curl, tcpdump,
 # tcpreplay and iproute2 (live capture on a veth pair in a network namespace), gzip, bzip2, xz-utils, zstd

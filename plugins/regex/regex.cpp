@@ -1,0 +1,212 @@
+#include "plugins/regex/regex.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "plugins/common/options.hpp"
+
+namespace privateer {
+namespace {
+
+class RegexResult : public IntervalResult {};
+
+// What the match callback needs about the packet being scanned.
+struct ScanContext {
+  const RegexSet* set;
+  const PacketView* view;
+  std::atomic<uint64_t>* matches;
+};
+
+int on_match(unsigned int id, unsigned long long, unsigned long long, unsigned int, void* ctx) {
+  const auto* c = static_cast<const ScanContext*>(ctx);
+  const RegexRule& r = c->set->db->rules[id];
+  const PacketView& v = *c->view;
+  const bool ports = (v.flags & pflag::has_ports) != 0;
+  if (r.wants(v.proto, ports ? v.sport : 0, ports ? v.dport : 0) && (r.ports.empty() || ports)) {
+    // HS_FLAG_SINGLEMATCH: at most one call per rule and scan, so once per packet.
+    std::atomic<uint64_t>& n = c->matches[c->set->slot[id]];
+    n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  return 0;
+}
+
+// The transport payload's bytes: up to the end of the IP datagram where its
+// length is known (not the link layer's padding), else to the captured end.
+// TCP and UDP only: the rules' protocols (ICMP's "ports" are type and code).
+uint32_t payload_bytes(const PacketView& v) {
+  if (v.proto != 6 && v.proto != 17) return 0;
+  uint32_t end = v.caplen;
+  if (v.l3_offset != kNoOffset && v.ip_len != 0) end = std::min<uint32_t>(end, uint32_t{v.l3_offset} + v.ip_len);
+  return v.payload_offset == kNoOffset || v.payload_offset >= end ? 0 : end - v.payload_offset;
+}
+
+class RegexWorker : public WorkerProcessor {
+ public:
+  RegexWorker(RegexPlugin& plugin, unsigned worker, RegexPlugin::Counters& counters)
+      : plugin_(plugin), worker_(worker), counters_(counters) {}
+
+  void process(const PacketView* views, const uint8_t* const* data, size_t n) override {
+    // The rules set is taken once per burst: a reload takes effect at a
+    // burst boundary.
+    const RegexSet* set = plugin_.acquire(worker_);
+    ScanContext ctx{set, nullptr, counters_.matches.get()};
+    uint64_t bytes = 0, packets = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t len = payload_bytes(views[i]);
+      if (len == 0) continue;
+      ctx.view = &views[i];
+      hs_scan(set->db->db, reinterpret_cast<const char*>(data[i] + views[i].payload_offset), len, 0,
+              set->scratch[worker_], on_match, &ctx);
+      bytes += len;
+      ++packets;
+    }
+    counters_.bytes.store(counters_.bytes.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);
+    counters_.packets.store(counters_.packets.load(std::memory_order_relaxed) + packets, std::memory_order_relaxed);
+  }
+  // The counters are cumulative and read by the metrics thread; the
+  // interval result carries nothing.
+  std::unique_ptr<IntervalResult> end_interval(uint64_t) override { return std::make_unique<RegexResult>(); }
+
+ private:
+  RegexPlugin& plugin_;
+  unsigned worker_;
+  RegexPlugin::Counters& counters_;
+};
+
+}  // namespace
+
+RegexSet::~RegexSet() {
+  for (hs_scratch_t* s : scratch) hs_free_scratch(s);
+}
+
+RegexPlugin::RegexPlugin(const YAML::Node& options, const std::string& path) {
+  if (!options.IsDefined() || options.IsNull() || !options.IsMap()) {
+    throw ConfigError(join_key(path, "rules"), yaml_line(options), "the regex plugin needs `rules: FILE`");
+  }
+  reject_unknown_keys(options, path, {"rules"});
+  const auto file = get_opt<std::string>(options, path, "rules");
+  if (!file || file->empty()) throw ConfigError(join_key(path, "rules"), yaml_line(options), "missing (a rules file)");
+  file_ = *file;
+  std::lock_guard<std::mutex> lock(mu_);
+  try {
+    publish(make_set(compile_rules(read_rules_file(file_), file_), 0));
+  } catch (const RuleError& e) {
+    // Reads: config key 'plugins.regex.rules' (line N): FILE:LINE: why
+    throw ConfigError(join_key(path, "rules"), yaml_line(options["rules"]), e.what());
+  }
+}
+
+RegexPlugin::~RegexPlugin() = default;
+
+const std::string& RegexPlugin::name() const {
+  static const std::string n = "regex";
+  return n;
+}
+
+std::unique_ptr<RegexSet> RegexPlugin::make_set(std::shared_ptr<const RegexDatabase> db, unsigned workers) {
+  std::vector<uint32_t> slots;
+  size_t fresh = 0;
+  for (const RegexRule& r : db->rules) fresh += slot_of_.count(r.id) == 0;
+  if (slot_ids_.size() + fresh > kMaxRuleIds) {
+    throw RuleError(file_, db->rules.back().line, "more than " + std::to_string(kMaxRuleIds) + " rule IDs in this run");
+  }
+  for (const RegexRule& r : db->rules) {
+    auto [it, added] = slot_of_.emplace(r.id, static_cast<uint32_t>(slot_ids_.size()));
+    if (added) slot_ids_.push_back(r.id);
+    slots.push_back(it->second);
+  }
+  auto set = std::make_unique<RegexSet>();
+  set->db = std::move(db);
+  set->slot = std::move(slots);
+  for (unsigned w = 0; w < workers; ++w) {
+    hs_scratch_t* s = nullptr;
+    const hs_error_t e = w == 0 ? hs_alloc_scratch(set->db->db, &s) : hs_clone_scratch(set->scratch[0], &s);
+    if (e != HS_SUCCESS) throw std::runtime_error(file_ + ": cannot allocate Hyperscan scratch (error " + std::to_string(e) + ")");
+    set->scratch.push_back(s);
+  }
+  return set;
+}
+
+void RegexPlugin::publish(std::unique_ptr<RegexSet> next) {
+  next->generation = owner_ ? owner_->generation + 1 : 1;
+  if (owner_) retired_.push_back(std::move(owner_));
+  owner_ = std::move(next);
+  cur_.store(owner_.get(), std::memory_order_seq_cst);
+  gen_.store(owner_->generation, std::memory_order_seq_cst);
+}
+
+// As TagTablesHandle::acquire: the generation is announced before the set
+// is read, so reclaim() never frees a set a worker may still read.
+const RegexSet* RegexPlugin::acquire(unsigned worker) {
+  Held& h = *held_[worker];
+  const uint64_t g = gen_.load(std::memory_order_acquire);
+  if (h.generation.load(std::memory_order_relaxed) == g) return h.set;
+  h.generation.store(g, std::memory_order_seq_cst);
+  h.set = cur_.load(std::memory_order_seq_cst);
+  return h.set;
+}
+
+std::unique_ptr<WorkerProcessor> RegexPlugin::make_worker(unsigned worker_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (worker_id != held_.size()) throw std::logic_error("regex: workers made out of order");
+  // Workers are made on the control plane before any packet: the scratch
+  // of the new worker is cloned here, never on the packet path.
+  hs_scratch_t* s = nullptr;
+  const hs_error_t e = owner_->scratch.empty() ? hs_alloc_scratch(owner_->db->db, &s)
+                                               : hs_clone_scratch(owner_->scratch[0], &s);
+  if (e != HS_SUCCESS) throw std::runtime_error(file_ + ": cannot allocate Hyperscan scratch (error " + std::to_string(e) + ")");
+  owner_->scratch.push_back(s);
+  held_.push_back(std::make_unique<Held>());
+  counters_.push_back(std::make_unique<Counters>());
+  return std::make_unique<RegexWorker>(*this, worker_id, *counters_.back());
+}
+
+MergeStats RegexPlugin::merge(const IntervalInfo&, std::vector<std::unique_ptr<IntervalResult>>& results) {
+  for (const auto& r : results) {
+    if (r && !dynamic_cast<const RegexResult*>(r.get())) throw std::logic_error("regex merge: result of another plugin");
+  }
+  return {};
+}
+
+std::string RegexPlugin::reload() {
+  // Parse and compile without the lock: a bad file throws here and changes nothing.
+  auto db = compile_rules(read_rules_file(file_), file_);
+  const size_t rules = db->rules.size();
+  uint64_t g;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    publish(make_set(std::move(db), static_cast<unsigned>(held_.size())));
+    g = owner_->generation;
+  }
+  reclaim();
+  return "regex: rules reloaded from " + file_ + ": " + std::to_string(rules) + " rules, generation " +
+         std::to_string(g) + "; the workers take them at their next burst";
+}
+
+void RegexPlugin::reclaim() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (retired_.empty()) return;
+  uint64_t oldest = kNone;
+  for (const auto& h : held_) oldest = std::min(oldest, h->generation.load(std::memory_order_seq_cst));
+  std::erase_if(retired_, [&](const std::unique_ptr<RegexSet>& s) { return s->generation < oldest; });
+}
+
+void RegexPlugin::metrics(PluginMetrics& out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t bytes = 0, packets = 0;
+  for (const auto& c : counters_) {
+    bytes += c->bytes.load(std::memory_order_relaxed);
+    packets += c->packets.load(std::memory_order_relaxed);
+  }
+  out.counter("privateer_regex_scanned_bytes_total", "Transport payload bytes scanned by the regex plugin", bytes);
+  out.counter("privateer_regex_scanned_packets_total", "Packets with a transport payload scanned by the regex plugin",
+              packets);
+  for (size_t s = 0; s < slot_ids_.size(); ++s) {
+    uint64_t n = 0;
+    for (const auto& c : counters_) n += c->matches[s].load(std::memory_order_relaxed);
+    out.counter("privateer_regex_matches_total", "Packets whose payload matched a regex rule, by rule ID", n,
+                {{"rule", slot_ids_[s]}});
+  }
+}
+
+}  // namespace privateer

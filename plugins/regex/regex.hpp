@@ -1,0 +1,86 @@
+// The regex plugin, block mode: every packet's transport payload is scanned
+// as one block against a Hyperscan database of the rules file (option
+// `rules: FILE`, see rules.hpp); a rule whose protocol and port constraints
+// hold counts the packet once. Counters only, no files:
+// privateer_regex_matches_total{rule="ID"}, privateer_regex_scanned_bytes_total
+// and privateer_regex_scanned_packets_total. SIGHUP recompiles the file on
+// the reloader's thread and publishes the database and fresh per-worker
+// scratches together; a bad file keeps the old rules. Counters are per rule
+// ID, so a rule kept across a reload goes on counting.
+// Not built yet: stream mode (matches across packets of a flow), flow alarms.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "plugins/plugin_api.hpp"
+#include "plugins/regex/rules.hpp"
+
+namespace privateer {
+
+// One generation of rules: the database, a scratch per worker and, per rule,
+// its counter slot.
+struct RegexSet {
+  std::shared_ptr<const RegexDatabase> db;
+  std::vector<hs_scratch_t*> scratch;   // [worker]
+  std::vector<uint32_t> slot;           // [rule index]
+  uint64_t generation = 0;
+  RegexSet() = default;
+  RegexSet(const RegexSet&) = delete;
+  RegexSet& operator=(const RegexSet&) = delete;
+  ~RegexSet();
+};
+
+class RegexPlugin : public Plugin {
+ public:
+  // The most rule IDs a run counts (reloads included).
+  static constexpr uint32_t kMaxRuleIds = 1u << 16;
+  // Throws ConfigError for bad options, RuleError for a bad rules file.
+  RegexPlugin(const YAML::Node& options, const std::string& path);
+  ~RegexPlugin() override;
+
+  const std::string& name() const override;
+  void open_outputs(OutputProvider&) override {}
+  std::unique_ptr<WorkerProcessor> make_worker(unsigned worker_id) override;
+  MergeStats merge(const IntervalInfo& interval, std::vector<std::unique_ptr<IntervalResult>>& results) override;
+  void metrics(PluginMetrics& out) const override;
+  bool reloads() const override { return true; }
+  std::string reload() override;
+  void reclaim() override;
+
+  // Worker side (RegexWorker).
+  struct alignas(64) Counters {
+    std::unique_ptr<std::atomic<uint64_t>[]> matches{new std::atomic<uint64_t>[kMaxRuleIds]()};
+    std::atomic<uint64_t> bytes{0}, packets{0};
+  };
+  const RegexSet* acquire(unsigned worker);
+
+ private:
+  static constexpr uint64_t kNone = UINT64_MAX;
+  struct alignas(64) Held {
+    std::atomic<uint64_t> generation{kNone};
+    const RegexSet* set = nullptr;
+  };
+  // Scratches for `workers` workers and counter slots (under mu_).
+  std::unique_ptr<RegexSet> make_set(std::shared_ptr<const RegexDatabase> db, unsigned workers);
+  void publish(std::unique_ptr<RegexSet> next);   // under mu_
+
+  std::string file_;
+  mutable std::mutex mu_;                         // control side: all below but cur_/gen_/held_ reads
+  std::map<std::string, uint32_t> slot_of_;
+  std::vector<std::string> slot_ids_;             // [slot]
+  std::unique_ptr<RegexSet> owner_;               // what cur_ points at
+  std::vector<std::unique_ptr<RegexSet>> retired_;
+  std::atomic<const RegexSet*> cur_{nullptr};
+  std::atomic<uint64_t> gen_{0};
+  std::vector<std::unique_ptr<Held>> held_;       // [worker]
+  std::vector<std::unique_ptr<Counters>> counters_;   // [worker]
+};
+
+}  // namespace privateer
