@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "dataplane/flow_table.hpp"
 #include "plugins/common/options.hpp"
 
 namespace privateer {
@@ -15,6 +16,8 @@ struct ScanContext {
   const RegexSet* set;
   const PacketView* view;
   std::atomic<uint64_t>* matches;
+  FlowTable* flows;    // where `alarm` rules raise their alarm; null without alarm rules
+  unsigned alarm;
 };
 
 int on_match(unsigned int id, unsigned long long, unsigned long long, unsigned int, void* ctx) {
@@ -26,6 +29,7 @@ int on_match(unsigned int id, unsigned long long, unsigned long long, unsigned i
     // HS_FLAG_SINGLEMATCH: at most one call per rule and scan, so once per packet.
     std::atomic<uint64_t>& n = c->matches[c->set->slot[id]];
     n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (r.alarm && c->flows) c->flows->raise(v.flow, c->alarm);
   }
   return 0;
 }
@@ -49,7 +53,7 @@ class RegexWorker : public WorkerProcessor {
     // The rules set is taken once per burst: a reload takes effect at a
     // burst boundary.
     const RegexSet* set = plugin_.acquire(worker_);
-    ScanContext ctx{set, nullptr, counters_.matches.get()};
+    ScanContext ctx{set, nullptr, counters_.matches.get(), flows_, alarm_};
     uint64_t bytes = 0, packets = 0;
     for (size_t i = 0; i < n; ++i) {
       const uint32_t len = payload_bytes(views[i]);
@@ -66,8 +70,14 @@ class RegexWorker : public WorkerProcessor {
   // The counters are cumulative and read by the metrics thread; the
   // interval result carries nothing.
   std::unique_ptr<IntervalResult> end_interval(uint64_t) override { return std::make_unique<RegexResult>(); }
+  void attach_flows(FlowTable& table, unsigned first_alarm) override {
+    flows_ = &table;
+    alarm_ = first_alarm;
+  }
 
  private:
+  FlowTable* flows_ = nullptr;
+  unsigned alarm_ = 0;
   RegexPlugin& plugin_;
   unsigned worker_;
   RegexPlugin::Counters& counters_;
@@ -90,6 +100,7 @@ RegexPlugin::RegexPlugin(const YAML::Node& options, const std::string& path) {
   std::lock_guard<std::mutex> lock(mu_);
   try {
     publish(make_set(compile_rules(read_rules_file(file_), file_), 0));
+    for (const RegexRule& r : owner_->db->rules) alarms_ = alarms_ || r.alarm;
   } catch (const RuleError& e) {
     // Reads: config key 'plugins.regex.rules' (line N): FILE:LINE: why
     throw ConfigError(join_key(path, "rules"), yaml_line(options["rules"]), e.what());

@@ -7,7 +7,10 @@
 // the reloader's thread and publishes the database and fresh per-worker
 // scratches together; a bad file keeps the old rules. Counters are per rule
 // ID, so a rule kept across a reload goes on counting.
-// Not built yet: stream mode (matches across packets of a flow), flow alarms.
+// A match of a rule marked `alarm` raises the alarm "match" on the packet's
+// flow (where the run keeps flows: the plugin asks for them when its rules
+// file has such a rule at start).
+// Not built yet: stream mode (matches across packets of a flow).
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -46,6 +49,10 @@ class RegexPlugin : public Plugin {
   ~RegexPlugin() override;
 
   const std::string& name() const override;
+  std::vector<std::string> alarm_reasons() const override {
+    if (!alarms_) return {};
+    return {"match"};
+  }
   void open_outputs(OutputProvider&) override {}
   std::unique_ptr<WorkerProcessor> make_worker(unsigned worker_id) override;
   MergeStats merge(const IntervalInfo& interval, std::vector<std::unique_ptr<IntervalResult>>& results) override;
@@ -72,6 +79,7 @@ class RegexPlugin : public Plugin {
   void publish(std::unique_ptr<RegexSet> next);   // under mu_
 
   std::string file_;
+  bool alarms_ = false;   // the rules at start have an `alarm` rule
   mutable std::mutex mu_;                         // control side: all below but cur_/gen_/held_ reads
   std::map<std::string, uint32_t> slot_of_;
   std::vector<std::string> slot_ids_;             // [slot]
