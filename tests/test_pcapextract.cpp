@@ -1,4 +1,5 @@
-// The pcapextract plugin through the binary: a capture made by scapy with
+// The pcapextract plugin through the binary (and the end to end:
+// a regex rule's alarm, beside wdcap and flowtuple): a capture made by scapy with
 // interleaved TCP and UDP flows, one of them carrying "TRIGGER" in one
 // payload; a custom BPF filter on the payload alarms that flow. The
 // extracted pcap, read by tshark, holds exactly that flow's packets (the
@@ -134,6 +135,39 @@ TEST_F(PcapExtract, NotAlarmedWritesEverythingElse) {
   auto want = frames(cap_, "");
   for (size_t i = trigger_; i < flow_.size(); ++i) want.erase(std::find(want.begin(), want.end(), flow_[i]));
   EXPECT_EQ(sorted(r.got), sorted(want)) << r.log;
+}
+
+// The end to end: flowtuple, wdcap, regex and pcapextract in one
+// run; a regex rule marked `alarm` fires on the flow, and its packets, the
+// ones before the match included, land in the extracted pcap; wdcap has
+// every packet; python3-avro reads the flowtuple file.
+TEST_F(PcapExtract, RegexAlarmExtractsTheFlowBesideWdcapAndFlowtuple) {
+  std::ofstream(tmp_.path / "rules") << "# the trigger, at the payload's start\ntrig tcp /^TRIGGER/ alarm\nother /server/\n";
+  const fs::path out = tmp_.path / "all";
+  fs::create_directories(out);
+  const fs::path cfg = tmp_.path / "all.yaml";
+  std::ofstream(cfg) << "packetsource: " << cap_.string() << "\nthreads: 2\nrotatefreq: 0\nouttemplate: "
+                     << (out / "%P-%s.avro").string() << "\nprogress: no\nplugins:\n  - flowtuple\n  - wdcap\n"
+                     << "  - regex:\n      rules: " << (tmp_.path / "rules").string()
+                     << "\n  - pcapextract:\n      pretrigger_packets: 100\n";
+  std::string log;
+  ASSERT_EQ(run_command(quote(privateer_bin()) + " -c " + quote(cfg), &log), 0) << log;
+  EXPECT_NE(log.find("alarms (flows): regex/match=1"), std::string::npos) << log;
+  std::vector<std::string> extracted, captured;
+  fs::path flowtuple;
+  for (const auto& e : fs::directory_iterator(out)) {
+    const std::string n = e.path().filename().string();
+    if (n.starts_with("pcapextract-") && n.ends_with(".pcap")) extracted = frames(e.path(), "");
+    if (n.starts_with("wdcap-") && n.ends_with(".pcap")) captured = frames(e.path(), "");
+    if (n.starts_with("flowtuple-") && n.ends_with(".avro")) flowtuple = e.path();
+  }
+  EXPECT_EQ(sorted(extracted), sorted(flow_)) << log;
+  EXPECT_EQ(sorted(captured), sorted(frames(cap_, ""))) << log;
+  ASSERT_FALSE(flowtuple.empty()) << log;
+  std::string rows;
+  EXPECT_EQ(run_stdout("/usr/bin/python3 " + quote(source_root() / "tests" / "read_avro.py") + " " + quote(flowtuple), &rows),
+            0);
+  EXPECT_FALSE(rows.empty());
 }
 
 TEST_F(PcapExtract, BadOptionsNameTheKey) {
