@@ -30,6 +30,9 @@
 #                crafted backscatter of tests/dos_craft.py
 #   regex_rules  the regex plugin's rules file parser
 #                (tests/fuzz/fuzz_regex_rules.cpp), seeded with the lines below
+#   wdcap        wdcap's frame of a packet (ERF records, VLAN tags, snap
+#                length) and the flow table's update (tests/fuzz/fuzz_wdcap.cpp),
+#                seeded like decode with an options byte after the link type
 #
 # usage: scripts/fuzz.sh [SECONDS] [NAME|all]
 #   SECONDS per harness (default 60; 0: build and seed only); default all
@@ -47,9 +50,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SECONDS_TO_RUN=${1:-60}
 WHICH=${2:-all}
-ALL=(capture decode config avro_reader salvage bpf pfx2as mmdb dos regex_rules)
-case "$WHICH" in all|capture|decode|config|avro_reader|salvage|bpf|pfx2as|mmdb|dos|regex_rules) ;;
-  *) echo "usage: scripts/fuzz.sh [SECONDS] [capture|decode|config|avro_reader|salvage|bpf|pfx2as|mmdb|dos|regex_rules|all]" >&2; exit 2 ;; esac
+ALL=(capture decode config avro_reader salvage bpf pfx2as mmdb dos regex_rules wdcap)
+case "$WHICH" in all|capture|decode|config|avro_reader|salvage|bpf|pfx2as|mmdb|dos|regex_rules|wdcap) ;;
+  *) echo "usage: scripts/fuzz.sh [SECONDS] [capture|decode|config|avro_reader|salvage|bpf|pfx2as|mmdb|dos|regex_rules|wdcap|all]" >&2; exit 2 ;; esac
 BUILD=${BUILD:-$ROOT/build}
 FUZZ_BUILD=${FUZZ_BUILD:-$ROOT/build-fuzz}
 FUZZ_DIR=${FUZZ_DIR:-$FUZZ_BUILD/runs}
@@ -341,6 +344,18 @@ run() {
          python3 "$ROOT/tests/fuzz/decode_seeds.py" "$dir/seeds" "$dir/crafted.pcap" $(shared_files corpus)
          decode_dict >"$dir/dict" ;;
     regex_rules) regex_rules_seeds "$dir/seeds" ;;
+    wdcap) python3 "$ROOT/tests/fuzz/decode_seeds.py" "$dir/raw" $(shared_files corpus)
+           mkdir -p "$dir/seeds"
+           # Each decode seed with an options byte after its link type byte:
+           # nothing, strip VLANs, FCS 3 and a 9-byte snap length, all set.
+           for f in "$dir"/raw/*; do
+             [ -f "$f" ] || continue
+             for o in 00 01 8f ff; do
+               { head -c 1 "$f"; printf "\\x$o"; tail -c +2 "$f"; } >"$dir/seeds/$(basename "$f")-$o"
+             done
+           done
+           rm -rf "$dir/raw"
+           decode_dict >"$dir/dict" ;;
   esac
   [ "$SECONDS_TO_RUN" -gt 0 ] || return 0
   local dict=(); [ -f "$dir/dict" ] && dict=(-dict="$dir/dict")

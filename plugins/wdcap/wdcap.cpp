@@ -15,6 +15,41 @@ uint16_t rd16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1])
 
 bool is_vlan_type(uint16_t t) { return t == 0x8100 || t == 0x88a8 || t == 0x9100; }
 
+// An ERF record: skips its header (and extension headers, and the
+// Ethernet pad), as libtrace does when corsarowdcap writes pcap; the
+// Ethernet FCS is left out of both lengths. Other record types are
+// written whole as LINKTYPE_ERF.
+void from_erf(const WdcapOptions& o, const uint8_t*& d, uint32_t& cap, uint32_t& wire, uint16_t& lt) {
+  if (cap < 16) return;   // written as it came (LINKTYPE_ERF)
+  const uint8_t type = d[8];
+  uint32_t off = 16;
+  if (type & 0x80) {
+    for (;;) {
+      if (cap - off < 8) return;
+      const uint8_t h = d[off];
+      off += 8;
+      if (!(h & 0x80)) break;
+    }
+  }
+  const uint32_t wlen = rd16(d + 14);
+  switch (type & 0x7F) {
+    case 2: case 11: case 16: case 20:   // Ethernet variants
+      if (cap - off < 2) return;
+      off += 2;
+      lt = linktype::ethernet;
+      wire = wlen >= o.erf_fcs ? wlen - o.erf_fcs : 0;
+      break;
+    case 22: case 23:   // IPv4, IPv6
+      lt = linktype::raw;
+      wire = wlen;
+      break;
+    default:
+      return;
+  }
+  d += off;
+  cap = std::min(cap - off, wire);
+}
+
 // Nothing to hand over: the packets went to the stream.
 struct WdcapResult : IntervalResult {};
 
@@ -33,72 +68,8 @@ class WdcapWorker : public WorkerProcessor {
 
  private:
   void one(const PacketView& v, const uint8_t* d) {
-    uint32_t cap = v.caplen;
-    uint32_t wire = v.wirelen;
-    uint16_t lt = v.linktype;
-    if (lt == linktype::erf && !from_erf(d, cap, wire, lt)) return;
-    // Head: the bytes before the VLAN tags (all of them without tags); tail:
-    // the bytes after them.
-    uint32_t head = cap;
-    const uint8_t* tail = nullptr;
-    uint32_t tail_len = 0;
-    if (o_.strip_vlans && lt == linktype::ethernet && cap >= 14) {
-      uint32_t off = 12;
-      while (cap - off >= 6 && is_vlan_type(rd16(d + off))) off += 4;
-      if (off > 12) {
-        head = 12;
-        tail = d + off;
-        tail_len = cap - off;
-        cap -= off - 12;
-        wire = wire >= off - 12 ? wire - (off - 12) : 0;
-      }
-    }
-    if (cap > o_.out.snaplen) {  // cut to snaplen
-      const uint32_t keep = o_.out.snaplen;
-      if (head >= keep) {
-        head = keep;
-        tail_len = 0;
-      } else {
-        tail_len = keep - head;
-      }
-    }
-    out_.append(v.ts_ns, wire, lt, d, head, tail, tail_len);
-  }
-
-  // An ERF record: skips its header (and extension headers, and the
-  // Ethernet pad), as libtrace does when corsarowdcap writes pcap; the
-  // Ethernet FCS is left out of both lengths. Other record types are
-  // written whole as LINKTYPE_ERF.
-  bool from_erf(const uint8_t*& d, uint32_t& cap, uint32_t& wire, uint16_t& lt) const {
-    if (cap < 16) return true;   // written as it came (LINKTYPE_ERF)
-    const uint8_t type = d[8];
-    uint32_t off = 16;
-    if (type & 0x80) {
-      for (;;) {
-        if (cap - off < 8) return true;
-        const uint8_t h = d[off];
-        off += 8;
-        if (!(h & 0x80)) break;
-      }
-    }
-    const uint32_t wlen = rd16(d + 14);
-    switch (type & 0x7F) {
-      case 2: case 11: case 16: case 20:   // Ethernet variants
-        if (cap - off < 2) return true;
-        off += 2;
-        lt = linktype::ethernet;
-        wire = wlen >= o_.erf_fcs ? wlen - o_.erf_fcs : 0;
-        break;
-      case 22: case 23:   // IPv4, IPv6
-        lt = linktype::raw;
-        wire = wlen;
-        break;
-      default:
-        return true;
-    }
-    d += off;
-    cap = std::min(cap - off, wire);
-    return true;
+    const WdcapFrame f = wdcap_frame(o_, v, d);
+    out_.append(v.ts_ns, f.wirelen, f.linktype, f.head, f.head_len, f.tail, f.tail_len);
   }
 
   const WdcapOptions& o_;
@@ -107,6 +78,39 @@ class WdcapWorker : public WorkerProcessor {
 };
 
 }  // namespace
+
+WdcapFrame wdcap_frame(const WdcapOptions& o, const PacketView& v, const uint8_t* d) {
+  uint32_t cap = v.caplen;
+  uint32_t wire = v.wirelen;
+  uint16_t lt = v.linktype;
+  if (lt == linktype::erf) from_erf(o, d, cap, wire, lt);
+  // Head: the bytes before the VLAN tags (all of them without tags); tail:
+  // the bytes after them.
+  uint32_t head = cap;
+  const uint8_t* tail = nullptr;
+  uint32_t tail_len = 0;
+  if (o.strip_vlans && lt == linktype::ethernet && cap >= 14) {
+    uint32_t off = 12;
+    while (cap - off >= 6 && is_vlan_type(rd16(d + off))) off += 4;
+    if (off > 12) {
+      head = 12;
+      tail = d + off;
+      tail_len = cap - off;
+      cap -= off - 12;
+      wire = wire >= off - 12 ? wire - (off - 12) : 0;
+    }
+  }
+  if (cap > o.out.snaplen) {  // cut to snaplen
+    const uint32_t keep = o.out.snaplen;
+    if (head >= keep) {
+      head = keep;
+      tail_len = 0;
+    } else {
+      tail_len = keep - head;
+    }
+  }
+  return WdcapFrame{d, head, tail, tail_len, wire, lt};
+}
 
 WdcapOptions parse_wdcap_options(const YAML::Node& options, const std::string& p) {
   WdcapOptions o;

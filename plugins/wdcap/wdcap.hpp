@@ -28,6 +28,19 @@ struct WdcapOptions {
 // Throws ConfigError naming the key.
 WdcapOptions parse_wdcap_options(const YAML::Node& options, const std::string& path);
 
+// What wdcap writes of a packet (`d`: its captured bytes): `head`, then
+// `tail` (the bytes after the VLAN tags it strips), both inside the
+// captured bytes, cut to snaplen; the lengths and link type to write.
+struct WdcapFrame {
+  const uint8_t* head;
+  uint32_t head_len;
+  const uint8_t* tail;
+  uint32_t tail_len;
+  uint32_t wirelen;
+  uint16_t linktype;
+};
+WdcapFrame wdcap_frame(const WdcapOptions& o, const PacketView& v, const uint8_t* d);
+
 class WdcapPlugin : public Plugin {
  public:
   WdcapPlugin(const YAML::Node& options, const std::string& path, uint32_t interval_seconds);
