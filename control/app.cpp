@@ -399,6 +399,18 @@ void register_metrics(MetricsRegistry& reg, const std::string& source_name, bool
                   {{"stream", s->stream()}, {"reason", packet_drop_name(static_cast<PacketDrop>(r))}});
       }
     }
+    for (const auto& s : outputs.line_sinks()) {
+      for (const char* r : {"sent", "dropped"}) {
+        w.counter("privateer_socket_lines_total", "Lines to a socket sink: sent, or dropped (queue full, a failed UDP send, left at the end)",
+                  r[0] == 's' ? s->sent() : s->dropped(), {{"sink", s->name()}, {"result", r}});
+      }
+    }
+    for (const auto& s : outputs.line_sinks()) {
+      w.counter("privateer_socket_connects_total", "Connections a socket sink made (TCP: every reconnection)", s->connects(),
+                {{"sink", s->name()}});
+      w.gauge("privateer_socket_connected", "Whether a socket sink is connected now", s->connected() ? 1 : 0,
+              {{"sink", s->name()}});
+    }
     w.counter("privateer_output_compressed_blocks_total", "Avro blocks compressed by the output threads",
               outputs.blocks_compressed());
     w.gauge("privateer_output_threads", "Output threads (block compression and merge tasks)", outputs.output_threads());
@@ -906,6 +918,10 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     if (s->failed_files()) sum << ", " << s->failed_files() << " file(s) given up";
     sum << "\n";
     for (const auto& p : s->written_paths()) sum << "    " << p << "\n";
+  }
+  for (const auto& s : outputs.line_sinks()) {
+    sum << "  socket sink " << s->name() << ": " << s->sent() << " lines sent, " << s->dropped() << " dropped, "
+        << s->connects() << " connection(s)\n";
   }
   if (sinks) {
     for (const auto& k : sinks->all()) {

@@ -207,6 +207,14 @@ PacketStream& OutputManager::packet_stream(const std::string& stream, const Pack
   return *packet_streams_.back();
 }
 
+LineSink& OutputManager::line_sink(const std::string& name, const LineSinkOptions& options) {
+  for (auto& s : line_sinks_) {
+    if (s->name() == name) throw std::logic_error("line sink '" + name + "' opened twice");
+  }
+  line_sinks_.push_back(std::make_unique<SocketLineSender>(name, options));
+  return *line_sinks_.back();
+}
+
 void OutputManager::begin_interval(const IntervalInfo& iv) {
   if (!named_) {
     namer_.set_stream_count(streams_.size());
@@ -222,6 +230,7 @@ void OutputManager::end_interval(const IntervalInfo& iv) {
 void OutputManager::finish() {
   for (auto& s : streams_) s->finish();
   for (auto& s : packet_streams_) s->finish();
+  for (auto& s : line_sinks_) s->finish(std::chrono::seconds(2));
 }
 
 void OutputManager::set_live(bool live) {

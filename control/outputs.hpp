@@ -27,6 +27,7 @@
 #include "control/avro/done.hpp"
 #include "control/naming.hpp"
 #include "control/pcap/packet_stream.hpp"
+#include "control/socket/line_sender.hpp"
 #include "plugins/plugin_api.hpp"
 
 namespace privateer {
@@ -118,6 +119,8 @@ class OutputManager : public OutputProvider {
                           const AvroStreamOptions& options) override;
   // pcap/pcapng files written on threads of their own (control/pcap/).
   PacketStream& packet_stream(const std::string& stream, const PacketStreamOptions& options) override;
+  LineSink& line_sink(const std::string& name, const LineSinkOptions& options) override;
+  const std::vector<std::unique_ptr<SocketLineSender>>& line_sinks() const { return line_sinks_; }
   TimeseriesWriter& timeseries() override { return timeseries_ ? *timeseries_ : OutputProvider::timeseries(); }
   // The run's timeseries sinks; until set, none.
   void set_timeseries(std::unique_ptr<TimeseriesWriter> w) { timeseries_ = std::move(w); }
@@ -151,6 +154,7 @@ class OutputManager : public OutputProvider {
   bool named_ = false;           // namer_ told the number of streams
   std::vector<std::unique_ptr<RotatingAvroStream>> streams_;
   std::vector<std::unique_ptr<RotatingPacketStream>> packet_streams_;
+  std::vector<std::unique_ptr<SocketLineSender>> line_sinks_;
   unsigned workers_;
   std::unique_ptr<TimeseriesWriter> timeseries_;
 };

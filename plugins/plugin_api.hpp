@@ -68,6 +68,21 @@ class TimeseriesWriter {
   virtual size_t sinks() const = 0;
 };
 
+// Lines of text (a JSON object each, say) to a socket the control plane
+// keeps; send() queues the line and returns at once (a full queue drops
+// the oldest line, counted).
+struct LineSinkOptions {
+  enum class Protocol : uint8_t { udp, tcp } protocol = Protocol::udp;
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  size_t queue = 256;   // lines waiting, at most
+};
+class LineSink {
+ public:
+  virtual ~LineSink() = default;
+  virtual void send(std::string line) = 0;   // without its newline
+};
+
 // What the control plane offers a plugin at start-up.
 class OutputProvider {
  public:
@@ -81,6 +96,11 @@ class OutputProvider {
   virtual PacketStream& packet_stream(const std::string& stream, const PacketStreamOptions& options) {
     (void)options;
     throw std::logic_error("output stream '" + stream + "': this output provider writes no packets");
+  }
+  // A line sink named `name` (in metrics and logs), opened once, before any packet.
+  virtual LineSink& line_sink(const std::string& name, const LineSinkOptions& options) {
+    (void)options;
+    throw std::logic_error("line sink '" + name + "': this output provider has no sockets");
   }
   // The run's timeseries sinks, shared by every plugin that writes rows
   // (default: none).
