@@ -7,6 +7,7 @@
 #include "plugins/pcapextract/pcapextract.hpp"
 #include "plugins/regex/regex.hpp"
 #include "plugins/report/report.hpp"
+#include "plugins/socketsink/socketsink.hpp"
 #include "plugins/wdcap/wdcap.hpp"
 
 namespace privateer {
@@ -44,6 +45,10 @@ const Entry kPlugins[] = {
     {"report", nullptr,
      [](const YAML::Node& o, const std::string& p, uint32_t iv, const PluginContext& c) -> std::unique_ptr<Plugin> {
        return std::make_unique<ReportPlugin>(o, p, iv, c);
+     }},
+    {"socketsink", nullptr,
+     [](const YAML::Node& o, const std::string& p, uint32_t, const PluginContext& c) -> std::unique_ptr<Plugin> {
+       return std::make_unique<SocketSinkPlugin>(o, p, c.filters);
      }},
     {"wdcap",
      [](const YAML::Node& o, const std::string& p, uint32_t iv) -> std::unique_ptr<Plugin> {
