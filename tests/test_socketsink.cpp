@@ -1,0 +1,147 @@
+// The socketsink plugin through the binary, to receivers the test starts on
+// loopback (tests/socket_listener.py): over UDP, one well-formed JSON line
+// per interval whose packets, top sources and top destination ports equal
+// what tests/socketsink_oracle.py computes from tshark's fields; over TCP,
+// a listener killed and started again mid-run: the sink reconnects, lines
+// arrive again, the ones that could not wait are counted as dropped.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include "tests/test_support.hpp"
+
+namespace fs = std::filesystem;
+using namespace privateer::test;
+
+namespace {
+
+// The listener in the background; its pid and port.
+struct Listener {
+  Listener(const std::string& proto, int port, const fs::path& out) {
+    std::string o;
+    const std::string cmd = "/usr/bin/python3 " + quote(source_root() / "tests" / "socket_listener.py") + " " + proto +
+                            " " + std::to_string(port) + " " + quote(out);
+    const fs::path portfile = out.string() + ".port";
+    fs::remove(portfile);
+    run_command("(" + cmd + " > " + quote(portfile) + " 2>&1 & echo $! > " + quote(portfile.string() + ".pid") + ")");
+    wait_until([&] { return !lines_of(read_file(portfile)).empty(); }, 10);
+    const auto l = lines_of(read_file(portfile));
+    this->port = l.empty() ? 0 : std::stoi(l[0]);
+    pid = std::stoi(read_file(portfile.string() + ".pid"));
+  }
+  ~Listener() { stop(); }
+  void stop() {
+    if (pid > 0) {
+      ::kill(pid, SIGTERM);
+      run_command("for i in $(seq 50); do kill -0 " + std::to_string(pid) + " 2>/dev/null || break; sleep 0.1; done");
+    }
+    pid = -1;
+  }
+  int pid = -1;
+  int port = 0;
+};
+
+// Every line of `file` checked as one JSON object by python3's json module;
+// returns how many there are.
+size_t check_json_lines(const fs::path& file) {
+  std::string out;
+  const std::string cmd = "/usr/bin/python3 -c 'import json,sys\n"
+                          "n=0\n"
+                          "for l in open(sys.argv[1]):\n"
+                          "  o=json.loads(l)\n"
+                          "  assert isinstance(o, dict) and \"packets\" in o and \"top_sources\" in o, l\n"
+                          "  n+=1\n"
+                          "print(n)' " +
+                          quote(file);
+  EXPECT_EQ(run_stdout(cmd + " 2>&1", &out), 0) << out;
+  return out.empty() ? 0 : std::stoul(out);
+}
+
+TEST(SocketSink, UdpLinesMatchTheOracle) {
+  PRIVATEER_REQUIRE_CORPUS();
+  PRIVATEER_REQUIRE_TOOL("command -v tshark", "tshark");
+  TempDir tmp("privateer-socketsink");
+  const fs::path cap = *corpus_dir() / "libtrace__100_seconds.pcap";
+  Listener l("udp", 0, tmp.path / "udp.lines");
+  ASSERT_GT(l.port, 0);
+  const fs::path cfg = tmp.path / "s.yaml";
+  std::ofstream(cfg) << "packetsource: " << cap.string() << "\ninterval: 10\nthreads: 2\nouttemplate: "
+                     << (tmp.path / "%P-%s").string() << "\nprogress: no\nfilters:\n  web: \"tcp port 80\"\n"
+                     << "plugins:\n  - socketsink: {port: " << l.port << ", top: 3}\n";
+  std::string log;
+  ASSERT_EQ(run_command(quote(privateer_bin()) + " -c " + quote(cfg), &log), 0) << log;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(log, m, std::regex("intervals: ([0-9]+)"))) << log;
+  ASSERT_TRUE(wait_until([&] { return lines_of(read_file(tmp.path / "udp.lines")).size() >= std::stoul(m[1]); }, 10))
+      << read_file(tmp.path / "udp.lines");
+  EXPECT_EQ(check_json_lines(tmp.path / "udp.lines"), std::stoul(m[1]));
+  std::string diff;
+  EXPECT_EQ(run_stdout("/usr/bin/python3 " + quote(source_root() / "tests" / "socketsink_oracle.py") + " " + quote(cap) +
+                           " 10 3 web=tcp:80 " + quote(tmp.path / "udp.lines") + " 2>&1",
+                       &diff),
+            0)
+      << diff;
+}
+
+// A TCP listener killed while the run goes on (a FIFO the test feeds), then
+// started again on the same port: the sink reconnects and lines arrive.
+TEST(SocketSink, TcpReconnectsAndCountsWhatItDropped) {
+  const fs::path gen = privateer_bin().parent_path().parent_path() / "perf" / "gen_telescope";
+  if (!fs::exists(gen)) GTEST_SKIP() << "perf/gen_telescope not built";
+  TempDir tmp("privateer-socketsink");
+  const fs::path cap = tmp.path / "t.pcap";
+  ASSERT_EQ(run_command(quote(gen) + " -q -o " + quote(cap) + " -n 4000 --pps 100 --seed 3"), 0);   // 40 s
+  const fs::path lines = tmp.path / "tcp.lines";
+  auto first = std::make_unique<Listener>("tcp", 0, lines);
+  const int port = first->port;
+  ASSERT_GT(port, 0);
+  FifoWriter fifo(tmp.path / "in.pcap");
+  const fs::path cfg = tmp.path / "s.yaml";
+  std::ofstream(cfg) << "packetsource: " << (tmp.path / "in.pcap").string() << "\ninterval: 1\nouttemplate: "
+                     << (tmp.path / "%P-%s").string() << "\nprogress: no\nprometheus: {listen: \"127.0.0.1:0\"}\n"
+                     << "plugins:\n  - socketsink: {protocol: tcp, port: " << port << ", queue: 2}\n";
+  const fs::path log = tmp.path / "run.out";
+  BackgroundRun run({"-c", cfg.string()}, log);
+  ASSERT_TRUE(fifo.open_when_read()) << read_file(log);
+  const size_t size = fs::file_size(cap);
+  ASSERT_TRUE(fifo.write_part(cap, 0, size / 4));
+  ASSERT_TRUE(wait_until([&] { return lines_of(read_file(lines)).size() >= 3; }, 30)) << read_file(log);
+  first->stop();
+  // Ten seconds of packets while nobody listens: lines queue (2 at most).
+  ASSERT_TRUE(fifo.write_part(cap, size / 4, size / 2));
+  ASSERT_TRUE(wait_until([&] { return read_file(log).find("cannot connect") != std::string::npos; }, 30)) << read_file(log);
+  const size_t before = lines_of(read_file(lines)).size();
+  Listener second("tcp", port, lines);
+  ASSERT_EQ(second.port, port);
+  // The rest, a piece a second, until lines come again.
+  size_t at = size / 2;
+  for (size_t k = 0; k < 9 && lines_of(read_file(lines)).size() <= before; ++k, at += size / 20) {
+    ASSERT_TRUE(fifo.write_part(cap, at, at + size / 20));
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  ASSERT_TRUE(wait_until([&] { return lines_of(read_file(lines)).size() > before; }, 15)) << read_file(log);
+  ASSERT_TRUE(fifo.write_part(cap, at, SIZE_MAX));
+  fifo.close();
+  EXPECT_EQ(run.wait(60), 0) << read_file(log);
+  const std::string text = read_file(log);
+  EXPECT_NE(text.find("connected to 127.0.0.1:" + std::to_string(port)), std::string::npos) << text;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(text, m, std::regex("socket sink socketsink: ([0-9]+) lines sent, ([0-9]+) dropped, ([0-9]+) connection")))
+      << text;
+  EXPECT_GT(std::stoul(m[2]), 0u) << text;   // the queue of 2 overflowed while nobody listened
+  EXPECT_GE(std::stoul(m[3]), 2u) << text;
+  // Every complete line is JSON (a line cut by the kill is marked <cut>).
+  std::string whole;
+  for (const auto& l : lines_of(read_file(lines))) {
+    if (!l.ends_with("<cut>")) whole += l + "\n";
+  }
+  std::ofstream(tmp.path / "whole.lines") << whole;
+  EXPECT_GT(check_json_lines(tmp.path / "whole.lines"), before);
+}
+
+}  // namespace
