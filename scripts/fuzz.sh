@@ -399,6 +399,7 @@ for n in "${names[@]}"; do
     mmdb) LSAN_OPTIONS=suppressions=$ROOT/tests/fuzz/mmdb.lsan.supp run mmdb -max_len=32768 ;;
     dos) run dos -max_len=70000 ;;
     regex_rules) run regex_rules -max_len=4096 ;;
+    wdcap) run wdcap -max_len=70000 ;;
   esac
 done
 if [ ${#FOUND[@]} -gt 0 ]; then
