@@ -137,19 +137,23 @@ TEST_F(PcapExtract, NotAlarmedWritesEverythingElse) {
   EXPECT_EQ(sorted(r.got), sorted(want)) << r.log;
 }
 
-// The end to end: flowtuple, wdcap, regex and pcapextract in one
-// run; a regex rule marked `alarm` fires on the flow, and its packets, the
-// ones before the match included, land in the extracted pcap; wdcap has
-// every packet; python3-avro reads the flowtuple file.
+// The end to end: flowtuple, wdcap, regex, pcapextract and
+// socketsink in one run; a regex rule marked `alarm` fires on the flow, and
+// its packets, the ones before the match included, land in the extracted
+// pcap; wdcap has every packet; python3-avro reads the flowtuple file; the
+// UDP summaries count every packet and the alarmed flow.
 TEST_F(PcapExtract, RegexAlarmExtractsTheFlowBesideWdcapAndFlowtuple) {
   std::ofstream(tmp_.path / "rules") << "# the trigger, at the payload's start\ntrig tcp /^TRIGGER/ alarm\nother /server/\n";
   const fs::path out = tmp_.path / "all";
   fs::create_directories(out);
+  LineListener summaries("udp", 0, tmp_.path / "summaries");
+  ASSERT_GT(summaries.port, 0);
   const fs::path cfg = tmp_.path / "all.yaml";
   std::ofstream(cfg) << "packetsource: " << cap_.string() << "\nthreads: 2\nrotatefreq: 0\nouttemplate: "
                      << (out / "%P-%s.avro").string() << "\nprogress: no\nplugins:\n  - flowtuple\n  - wdcap\n"
                      << "  - regex:\n      rules: " << (tmp_.path / "rules").string()
-                     << "\n  - pcapextract:\n      pretrigger_packets: 100\n";
+                     << "\n  - pcapextract:\n      pretrigger_packets: 100\n"
+                     << "  - socketsink: {port: " << summaries.port << "}\n";
   std::string log;
   ASSERT_EQ(run_command(quote(privateer_bin()) + " -c " + quote(cfg), &log), 0) << log;
   EXPECT_NE(log.find("alarms (flows): regex/match=1"), std::string::npos) << log;
@@ -168,6 +172,15 @@ TEST_F(PcapExtract, RegexAlarmExtractsTheFlowBesideWdcapAndFlowtuple) {
   EXPECT_EQ(run_stdout("/usr/bin/python3 " + quote(source_root() / "tests" / "read_avro.py") + " " + quote(flowtuple), &rows),
             0);
   EXPECT_FALSE(rows.empty());
+  // socketsink's summary: JSON (python3), every packet, the alarmed flow.
+  ASSERT_TRUE(wait_until([&] { return !lines_of(read_file(tmp_.path / "summaries")).empty(); }, 10)) << log;
+  std::string sum;
+  EXPECT_EQ(run_stdout("/usr/bin/python3 -c 'import json,sys\nls=[json.loads(l) for l in open(sys.argv[1])]\n"
+                       "print(sum(o[\"packets\"] for o in ls), sum(o[\"alarmed_flows\"] for o in ls))' " +
+                           quote(tmp_.path / "summaries"),
+                       &sum),
+            0);
+  EXPECT_EQ(sum, std::to_string(frames(cap_, "").size()) + " 1\n");
 }
 
 TEST_F(PcapExtract, BadOptionsNameTheKey) {

@@ -20,32 +20,6 @@ using namespace privateer::test;
 
 namespace {
 
-// The listener in the background; its pid and port.
-struct Listener {
-  Listener(const std::string& proto, int port, const fs::path& out) {
-    std::string o;
-    const std::string cmd = "/usr/bin/python3 " + quote(source_root() / "tests" / "socket_listener.py") + " " + proto +
-                            " " + std::to_string(port) + " " + quote(out);
-    const fs::path portfile = out.string() + ".port";
-    fs::remove(portfile);
-    run_command("(" + cmd + " > " + quote(portfile) + " 2>&1 & echo $! > " + quote(portfile.string() + ".pid") + ")");
-    wait_until([&] { return !lines_of(read_file(portfile)).empty(); }, 10);
-    const auto l = lines_of(read_file(portfile));
-    this->port = l.empty() ? 0 : std::stoi(l[0]);
-    pid = std::stoi(read_file(portfile.string() + ".pid"));
-  }
-  ~Listener() { stop(); }
-  void stop() {
-    if (pid > 0) {
-      ::kill(pid, SIGTERM);
-      run_command("for i in $(seq 50); do kill -0 " + std::to_string(pid) + " 2>/dev/null || break; sleep 0.1; done");
-    }
-    pid = -1;
-  }
-  int pid = -1;
-  int port = 0;
-};
-
 // Every line of `file` checked as one JSON object by python3's json module;
 // returns how many there are.
 size_t check_json_lines(const fs::path& file) {
@@ -67,7 +41,7 @@ TEST(SocketSink, UdpLinesMatchTheOracle) {
   PRIVATEER_REQUIRE_TOOL("command -v tshark", "tshark");
   TempDir tmp("privateer-socketsink");
   const fs::path cap = *corpus_dir() / "libtrace__100_seconds.pcap";
-  Listener l("udp", 0, tmp.path / "udp.lines");
+  LineListener l("udp", 0, tmp.path / "udp.lines");
   ASSERT_GT(l.port, 0);
   const fs::path cfg = tmp.path / "s.yaml";
   std::ofstream(cfg) << "packetsource: " << cap.string() << "\ninterval: 10\nthreads: 2\nouttemplate: "
@@ -97,7 +71,7 @@ TEST(SocketSink, TcpReconnectsAndCountsWhatItDropped) {
   const fs::path cap = tmp.path / "t.pcap";
   ASSERT_EQ(run_command(quote(gen) + " -q -o " + quote(cap) + " -n 4000 --pps 100 --seed 3"), 0);   // 40 s
   const fs::path lines = tmp.path / "tcp.lines";
-  auto first = std::make_unique<Listener>("tcp", 0, lines);
+  auto first = std::make_unique<LineListener>("tcp", 0, lines);
   const int port = first->port;
   ASSERT_GT(port, 0);
   FifoWriter fifo(tmp.path / "in.pcap");
@@ -116,7 +90,7 @@ TEST(SocketSink, TcpReconnectsAndCountsWhatItDropped) {
   ASSERT_TRUE(fifo.write_part(cap, size / 4, size / 2));
   ASSERT_TRUE(wait_until([&] { return read_file(log).find("cannot connect") != std::string::npos; }, 30)) << read_file(log);
   const size_t before = lines_of(read_file(lines)).size();
-  Listener second("tcp", port, lines);
+  LineListener second("tcp", port, lines);
   ASSERT_EQ(second.port, port);
   // The rest, a piece a second, until lines come again.
   size_t at = size / 2;

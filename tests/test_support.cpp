@@ -296,6 +296,26 @@ HeldRun run_and_scrape(const std::filesystem::path& cfg, const std::filesystem::
   return r;
 }
 
+LineListener::LineListener(const std::string& proto, int port, const std::filesystem::path& out) {
+  const std::string cmd = "/usr/bin/python3 " + quote(source_root() / "tests" / "socket_listener.py") + " " + proto + " " +
+                          std::to_string(port) + " " + quote(out);
+  const std::filesystem::path portfile = out.string() + ".port";
+  std::filesystem::remove(portfile);
+  run_command("(" + cmd + " > " + quote(portfile) + " 2>&1 & echo $! > " + quote(portfile.string() + ".pid") + ")");
+  wait_until([&] { return !lines_of(read_file(portfile)).empty(); }, 10);
+  const auto l = lines_of(read_file(portfile));
+  this->port = l.empty() ? 0 : std::atoi(l[0].c_str());
+  pid = std::atoi(read_file(portfile.string() + ".pid").c_str());
+}
+
+void LineListener::stop() {
+  if (pid > 0) {
+    ::kill(pid, SIGTERM);
+    run_command("for i in $(seq 50); do kill -0 " + std::to_string(pid) + " 2>/dev/null || break; sleep 0.1; done");
+  }
+  pid = -1;
+}
+
 double sample(const std::string& metrics, const std::string& name_and_labels) {
   for (const auto& l : lines_of(metrics)) {
     if (l.compare(0, name_and_labels.size() + 1, name_and_labels + " ") == 0) {

@@ -141,6 +141,19 @@ struct HeldRun {
 };
 HeldRun run_and_scrape(const std::filesystem::path& cfg, const std::filesystem::path& dir);
 
+// tests/socket_listener.py in the background ("udp" or "tcp", on
+// 127.0.0.1:`port`, 0: any free one), appending the lines it receives to
+// `out`; stopped (SIGTERM) by stop() or at the end of its scope.
+struct LineListener {
+  LineListener(const std::string& proto, int port, const std::filesystem::path& out);
+  ~LineListener() { stop(); }
+  LineListener(const LineListener&) = delete;
+  LineListener& operator=(const LineListener&) = delete;
+  void stop();
+  int pid = -1;
+  int port = 0;   // the port it listens on (0: it did not start)
+};
+
 // The value of the sample `name{labels}` in an exposition (-1 if absent).
 double sample(const std::string& metrics, const std::string& name_and_labels);
 
