@@ -1,26 +1,6 @@
 #include "control/avro/done.hpp"
 
-#include <cstdio>
-
 namespace privateer {
-
-std::string json_quote(const std::string& s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
 
 std::string done_json(const DoneInfo& d) {
   std::string j = "{";

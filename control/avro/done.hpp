@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "plugins/common/json.hpp"
+
 namespace privateer {
 
 struct DoneInterval {
@@ -41,9 +43,5 @@ struct DoneInfo {
 // then, for a salvaged file, "salvaged":true,"source":...,"blocks":...,
 // "bytes_kept":...,"bytes_dropped":...,"lost":...
 std::string done_json(const DoneInfo& d);
-
-// `s` as a JSON string (quotes, backslashes and control characters escaped;
-// other bytes as they are).
-std::string json_quote(const std::string& s);
 
 }  // namespace privateer

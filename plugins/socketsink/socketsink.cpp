@@ -11,6 +11,7 @@
 #include "dataplane/filters.hpp"
 #include "dataplane/flow_table.hpp"
 #include "plugins/common/flat_table.hpp"
+#include "plugins/common/json.hpp"
 #include "plugins/common/options.hpp"
 
 namespace privateer {
@@ -94,23 +95,6 @@ class SummaryWorker : public WorkerProcessor {
   const FlowTable* table_ = nullptr;
   uint64_t alarmed_seen_ = 0;
 };
-
-std::string json_string(const std::string& s) {
-  std::string o = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      o += '\\';
-      o += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      o += b;
-    } else {
-      o += c;
-    }
-  }
-  return o + "\"";
-}
 
 std::string address(const SourceSlot& s) {
   char b[INET6_ADDRSTRLEN] = {0};
@@ -208,11 +192,11 @@ MergeStats SocketSinkPlugin::merge(const IntervalInfo& iv, std::vector<std::uniq
   j += "],\"filters\":{";
   const char* sep = "";
   for (size_t i = 0; i < filters_.size() && i < 64; ++i, sep = ",") {
-    j += sep + json_string(filters_[i]) + ":" + std::to_string(all.custom[i]);
+    j += sep + json_quote(filters_[i]) + ":" + std::to_string(all.custom[i]);
   }
   for (size_t b = 0; b < kBuiltinFilterCount; ++b) {
     if (!all.builtin[b]) continue;
-    j += sep + json_string(builtin_filter_name(b)) + ":" + std::to_string(all.builtin[b]);
+    j += sep + json_quote(builtin_filter_name(b)) + ":" + std::to_string(all.builtin[b]);
     sep = ",";
   }
   j += "},\"alarmed_flows\":" + std::to_string(all.alarmed) + "}";
