@@ -191,7 +191,7 @@ void register_input_metrics(MetricsRegistry& reg, const PacketSource& src) {
   });
 }
 
-// The tag counters of every worker, summed.
+// The flow tables' counters of every worker, summed.
 struct FlowTotals {
   std::array<uint64_t, kFlowEvents> events{};
   std::array<uint64_t, kMaxAlarmReasons> alarms{};
@@ -210,6 +210,7 @@ FlowTotals flow_totals(const Runtime& rt) {
   return t;
 }
 
+// The tag counters of every worker, summed.
 struct TagTotals {
   std::array<uint64_t, 64> builtin{}, custom{}, removed_builtin{}, removed_custom{};
   uint64_t input_filtered = 0;
