@@ -30,6 +30,18 @@ abs_build() {
   printf '%s' "$b"
 }
 
+# find_binaries ROOT: sets BUILD (abs_build), GEN (gen_telescope) and
+# PRIVATEER (default: the build's), and dies (the caller's die) naming what
+# to build when one of them, or GNU time, is missing.
+find_binaries() {
+  BUILD=$(abs_build "$1")
+  GEN="$BUILD/perf/gen_telescope"
+  PRIVATEER=${PRIVATEER:-$BUILD/control/privateer}
+  [ -x "$TIME" ] || die "$TIME (GNU time) is required"
+  [ -x "$GEN" ] || die "$GEN not found; build it: ninja -C $BUILD perf/gen_telescope"
+  [ -x "$PRIVATEER" ] || die "$PRIVATEER not found; build it: ninja -C $BUILD control/privateer"
+}
+
 # work_dir NAME: sets W to $WORKDIR (made if needed) or to a fresh
 # ${TMPDIR:-/tmp}/NAME.XXXXXX removed at exit unless KEEP=1.
 work_dir() {

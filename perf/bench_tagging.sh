@@ -37,12 +37,7 @@ PACKETS_ARG=${1:-5000000}
 SEED=${SEED:-1}
 PACKETS=$(count_arg "$PACKETS_ARG") || die "bad PACKETS '$PACKETS_ARG'"
 
-BUILD=$(abs_build "$ROOT")
-GEN="$BUILD/perf/gen_telescope"
-PRIVATEER=${PRIVATEER:-$BUILD/control/privateer}
-[ -x "$TIME" ] || die "$TIME (GNU time) is required"
-[ -x "$GEN" ] || die "$GEN not found; build it: ninja -C $BUILD perf/gen_telescope"
-[ -x "$PRIVATEER" ] || die "$PRIVATEER not found; build it: ninja -C $BUILD control/privateer"
+find_binaries "$ROOT"
 
 work_dir privateer-bench-tag
 

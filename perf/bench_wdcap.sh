@@ -38,12 +38,7 @@ PACKETS_ARG=${1:-3000000}
 SEED=${SEED:-1}
 THREADS=${THREADS:-2}
 PACKETS=$(count_arg "$PACKETS_ARG") || die "bad PACKETS '$PACKETS_ARG'"
-BUILD=$(abs_build "$ROOT")
-GEN="$BUILD/perf/gen_telescope"
-PRIVATEER=${PRIVATEER:-$BUILD/control/privateer}
-[ -x "$TIME" ] || die "$TIME (GNU time) is required"
-[ -x "$GEN" ] || die "$GEN not found; build it: ninja -C $BUILD perf/gen_telescope"
-[ -x "$PRIVATEER" ] || die "$PRIVATEER not found; build it: ninja -C $BUILD control/privateer"
+find_binaries "$ROOT"
 for t in dd gzip zstd; do command -v $t >/dev/null || die "$t is required"; done
 
 work_dir privateer-bench-wdcap
