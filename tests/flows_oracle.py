@@ -8,6 +8,7 @@ seconds, or was closed (RST, or a FIN each way) and a SYN without ACK comes.
 IP fragments are not reassembled: a later fragment has ports 0.
 
 usage: flows_oracle.py CAPTURE IDLE ACTIVE   -> prints the number created
+flow_packets() gives every IP packet's flow to other oracles.
 """
 import subprocess
 import sys
@@ -26,17 +27,21 @@ def ns(t):
     return int(s) * 1000000000 + int((f + "000000000")[:9])
 
 
-def main():
-    cap, idle, active = sys.argv[1], int(sys.argv[2]) * 10**9, int(sys.argv[3]) * 10**9
+def flow_packets(cap, idle, active, extra=()):
+    """Yields (fields, flow, sender) for every IP packet of `cap` in order:
+    its tshark fields (FIELDS and `extra`), its flow instance (a number,
+    from 1) and its sender (address, port), the flow's first sender or not.
+    `idle` and `active` are in nanoseconds."""
+    names = FIELDS + [f for f in extra if f not in FIELDS]
     cmd = ["tshark", "-n", "-r", cap, "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE",
-           "-T", "fields", "-E", "separator=\t", "-E", "occurrence=f"]
-    for f in FIELDS:
+           "-o", "tcp.desegment_tcp_streams:FALSE", "-T", "fields", "-E", "separator=\t", "-E", "occurrence=f"]
+    for f in names:
         cmd += ["-e", f]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     flows = {}
     created = 0
     for line in out.splitlines():
-        r = dict(zip(FIELDS, (first(x) for x in line.split("\t"))))
+        r = dict(zip(names, (first(x) for x in line.split("\t"))))
         if r["ip.src"]:
             src, dst, proto = r["ip.src"], r["ip.dst"], int(r["ip.proto"])
             later = int(r["ip.frag_offset"] or 0) > 0
@@ -70,6 +75,7 @@ def main():
             f = {"first": t, "last": t, "closed": False, "fin": 0, "a": a}
             flows[key] = f
             created += 1
+            f["id"] = created
         f["last"] = max(f["last"], t)
         if flags is not None:
             d = 0 if a == f["a"] else 1
@@ -77,7 +83,12 @@ def main():
                 f["fin"] |= 1 << d
             if flags & 0x04 or f["fin"] == 3:
                 f["closed"] = True
-    print(created)
+        yield r, f["id"], a
+
+
+def main():
+    cap, idle, active = sys.argv[1], int(sys.argv[2]) * 10**9, int(sys.argv[3]) * 10**9
+    print(max((flow for _, flow, _ in flow_packets(cap, idle, active)), default=0))
 
 
 if __name__ == "__main__":

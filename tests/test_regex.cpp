@@ -1,7 +1,9 @@
-// The regex plugin (block mode): the rules parser and Hyperscan compile
-// errors (FILE:LINE), the corpus through the binary against tshark's PCRE
-// `matches` over the same TCP/UDP payloads, a bad rules file at start, and 20
-// SIGHUPs rewriting the rules file while a FIFO feeds a looped capture.
+// The regex plugin: the rules parser and Hyperscan compile errors
+// (FILE:LINE), block mode through the binary against tshark's PCRE `matches`
+// over the same TCP/UDP payloads, a bad rules file at start, 20 SIGHUPs
+// rewriting the rules file while a FIFO feeds a looped capture; stream mode
+// (matches split across a flow's packets, the stream states' pool) against
+// tests/regex_stream_oracle.py on a scapy capture and the corpus.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -92,12 +94,29 @@ uint64_t tshark_payload_packets(const fs::path& cap) {
   return std::stoull(out);
 }
 
+// `more`: further regex options, each line indented as an option.
 void write_config(const fs::path& cfg, const fs::path& source, const fs::path& rules, const fs::path& dir,
-                  const std::string& prometheus) {
-  std::ofstream(cfg) << "packetsource: " << source.string() << "\ninterval: 60\nthreads: 2\n"
+                  const std::string& prometheus, const std::string& more = "", unsigned threads = 2) {
+  std::ofstream(cfg) << "packetsource: " << source.string() << "\ninterval: 60\nthreads: " << threads << "\n"
                      << "outtemplate: " << (dir / "%P-%s").string() << "\nprogress: no\n"
                      << "prometheus: " << prometheus << "\n"
-                     << "plugins:\n  - regex:\n      rules: " << rules.string() << "\n";
+                     << "plugins:\n  - regex:\n      rules: " << rules.string() << "\n" << more;
+}
+
+// tests/regex_stream_oracle.py's counts: rule ID (and "streams",
+// "evictions") -> number.
+std::map<std::string, double> stream_oracle(const fs::path& cap, const fs::path& rules, uint32_t pool) {
+  std::string out;
+  EXPECT_EQ(run_stdout("/usr/bin/python3 " + quote(source_root() / "tests" / "regex_stream_oracle.py") + " " +
+                           quote(cap) + " " + quote(rules) + " " + std::to_string(pool) + " 120 1800",
+                       &out),
+            0) << out;
+  std::map<std::string, double> m;
+  for (const std::string& l : lines_of(out)) {
+    const auto sp = l.find(' ');
+    if (sp != std::string::npos) m[l.substr(0, sp)] = std::stod(l.substr(sp + 1));
+  }
+  return m;
 }
 
 const char* const kCorpusRules = R"(# corpus rules: one per kind of constraint
@@ -377,3 +396,163 @@ TEST(RegexRun, TwentySighupsRewriteRulesWithoutLoss) {
             std::string::npos) << out;
   EXPECT_EQ(count_of(out, "regex: rules reloaded"), size_t(kSwaps - 1)) << out;
 }
+
+namespace {
+
+// Stream mode. A scapy capture: a request whose "evil" is split over two
+// segments, a response whose "secret" is split, two flows interleaved each
+// with a split "evil", a flow with "ev" one way and "il" the other (two
+// streams: no match), UDP datagrams "ev" then "il" (scanned alone: no
+// match), one packet with "evil" twice (counted once).
+const char* kStreamCraft = R"(
+import sys
+from scapy.all import Ether, IP, TCP, UDP, Raw, wrpcap
+pkts = []
+t = 1700000000.0
+def add(src, dst, l4, pay):
+    global t
+    t += 0.01
+    p = Ether() / IP(src=src, dst=dst) / l4 / Raw(pay)
+    p.time = t
+    pkts.append(p)
+def tcp(sp, dp):
+    return TCP(sport=sp, dport=dp, flags="PA")
+add("10.0.0.1", "10.0.0.2", tcp(1000, 80), b"GET /ev")
+add("10.0.0.1", "10.0.0.2", tcp(1000, 80), b"il.html HTTP/1.1\r\n")
+add("10.0.0.2", "10.0.0.1", tcp(80, 1000), b"HTTP/1.1 200 OK\r\nX: SEC")
+add("10.0.0.2", "10.0.0.1", tcp(80, 1000), b"ret\r\n\r\n")
+add("10.0.1.1", "10.0.0.2", tcp(1001, 80), b"ev")
+add("10.0.1.2", "10.0.0.2", tcp(1002, 80), b"ev")
+add("10.0.1.1", "10.0.0.2", tcp(1001, 80), b"il")
+add("10.0.1.2", "10.0.0.2", tcp(1002, 80), b"il")
+add("10.0.2.1", "10.0.0.2", tcp(1003, 80), b"xx ev")
+add("10.0.0.2", "10.0.2.1", tcp(80, 1003), b"il yy")
+add("10.0.3.1", "10.0.3.2", UDP(sport=5000, dport=53), b"ev")
+add("10.0.3.1", "10.0.3.2", UDP(sport=5000, dport=53), b"il")
+add("10.0.4.1", "10.0.0.2", tcp(1004, 80), b"evil and evil")
+add("10.0.0.1", "10.0.0.2", tcp(1000, 80), b"GET /x HTTP/1.1\r\n")
+wrpcap(sys.argv[1], pkts)
+)";
+
+const char* const kStreamRules = R"(evil /evil/
+secret tcp /secret/i
+get tcp /^GET /
+udp-evil udp /evil/
+)";
+
+class RegexStream : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    PRIVATEER_REQUIRE_TOOL("command -v tshark && command -v curl && /usr/bin/python3 -c 'import scapy'",
+                           "tshark, curl or python3-scapy");
+    std::ofstream(tmp_.path / "craft.py") << kStreamCraft;
+    ASSERT_EQ(run_command("/usr/bin/python3 " + quote(tmp_.path / "craft.py") + " " + quote(cap_)), 0);
+    std::ofstream(rules_) << kStreamRules;
+  }
+  // Each run in a directory of its own (its log, its files).
+  HeldRun run(const std::string& more, unsigned threads) {
+    const fs::path dir = tmp_.path / ("run" + std::to_string(++runs_));
+    fs::create_directories(dir);
+    write_config(dir / "c.yaml", cap_, rules_, dir, "{listen: \"127.0.0.1:0\"}", more, threads);
+    return run_and_scrape(dir / "c.yaml", dir);
+  }
+  int runs_ = 0;
+  TempDir tmp_{"privateer-regex-stream"};
+  fs::path cap_ = tmp_.path / "stream.pcap";
+  fs::path rules_ = tmp_.path / "rules.txt";
+};
+
+TEST_F(RegexStream, MatchesSplitAcrossPacketsOfAFlowDirection) {
+  const auto want = stream_oracle(cap_, rules_, 16384);
+  // The capture is what it says: block mode (tshark) sees fewer.
+  const auto rules = parse_rules(kStreamRules, "rules.txt");
+  ASSERT_GT(want.at("evil"), double(tshark_count(cap_, rules[0])));
+  ASSERT_GT(want.at("secret"), double(tshark_count(cap_, rules[1])));
+  for (unsigned threads : {1u, 2u}) {
+    const HeldRun r = run("      mode: stream\n", threads);
+    ASSERT_EQ(r.status, 0) << r.output;
+    for (const RegexRule& rule : rules) {
+      EXPECT_EQ(sample(r.metrics, "privateer_regex_matches_total{rule=\"" + rule.id + "\"}"), want.at(rule.id))
+          << rule.id << " threads " << threads;
+    }
+    EXPECT_EQ(sample(r.metrics, "privateer_regex_streams_total"), want.at("streams"));
+    EXPECT_EQ(sample(r.metrics, "privateer_regex_stream_evictions_total"), 0);
+    const HeldRun b = run("", threads);   // block mode on the same capture: tshark's counts
+    ASSERT_EQ(b.status, 0) << b.output;
+    for (const RegexRule& rule : rules) {
+      EXPECT_EQ(sample(b.metrics, "privateer_regex_matches_total{rule=\"" + rule.id + "\"}"), double(tshark_count(cap_, rule)))
+          << rule.id;
+    }
+  }
+}
+
+// One stream state for a worker: the interleaved flows take it from each
+// other, and their split matches are lost as the oracle's LRU says.
+TEST_F(RegexStream, APoolOfOneEvictsAndCountsIt) {
+  const auto want = stream_oracle(cap_, rules_, 1);
+  ASSERT_GT(want.at("evictions"), 0);
+  const HeldRun r = run("      mode: stream\n      stream_flows: 1\n", 1);
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const RegexRule& rule : parse_rules(kStreamRules, "rules.txt")) {
+    EXPECT_EQ(sample(r.metrics, "privateer_regex_matches_total{rule=\"" + rule.id + "\"}"), want.at(rule.id)) << rule.id;
+  }
+  EXPECT_EQ(sample(r.metrics, "privateer_regex_streams_total"), want.at("streams"));
+  EXPECT_EQ(sample(r.metrics, "privateer_regex_stream_evictions_total"), want.at("evictions"));
+}
+
+TEST_F(RegexStream, BadStreamOptionsNameTheirKey) {
+  for (const auto& [more, key] : std::vector<std::pair<std::string, std::string>>{
+           {"      mode: streams\n", "plugins.regex.mode"},
+           {"      stream_flows: 10\n", "plugins.regex.stream_flows"},
+           {"      mode: stream\n      stream_flows: 0\n", "plugins.regex.stream_flows"}}) {
+    write_config(tmp_.path / "c.yaml", cap_, rules_, tmp_.path, "{enabled: no}", more);
+    std::string out;
+    EXPECT_NE(run_command(privateer_bin().string() + " -c " + quote(tmp_.path / "c.yaml"), &out), 0) << more;
+    EXPECT_NE(out.find(key), std::string::npos) << out;
+  }
+}
+
+// Literal rules over the corpus's HTTP captures in stream mode: the oracle
+// concatenates each flow direction's payloads from tshark's fields.
+const char* const kStreamCorpusRules = R"(http11 /HTTP\/1\.1/
+host /host: /i
+crlf2 tcp /\r\n\r\n/
+get tcp /^GET /
+html /<html/i
+)";
+
+class RegexStreamCorpus : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RegexStreamCorpus, CountsAgreeWithTheStreamOracle) {
+  PRIVATEER_REQUIRE_CORPUS();
+  PRIVATEER_REQUIRE_TOOL("command -v tshark && command -v curl", "tshark or curl");
+  const fs::path cap = *corpus_dir() / GetParam();
+  if (!fs::exists(cap)) GTEST_SKIP() << cap << " absent";
+  TempDir tmp("privateer-regex-stream");
+  std::ofstream(tmp.path / "rules.txt") << kStreamCorpusRules;
+  const auto want = stream_oracle(cap, tmp.path / "rules.txt", 1u << 16);
+  write_config(tmp.path / "c.yaml", cap, tmp.path / "rules.txt", tmp.path, "{listen: \"127.0.0.1:0\"}",
+               "      mode: stream\n      stream_flows: 65536\n", 2);
+  const HeldRun run = run_and_scrape(tmp.path / "c.yaml", tmp.path);
+  ASSERT_EQ(run.status, 0) << run.output;
+  double matched = 0;
+  for (const RegexRule& r : parse_rules(kStreamCorpusRules, "rules.txt")) {
+    matched += want.at(r.id);
+    EXPECT_EQ(sample(run.metrics, "privateer_regex_matches_total{rule=\"" + r.id + "\"}"), want.at(r.id))
+        << GetParam() << " rule " << r.id;
+  }
+  EXPECT_EQ(sample(run.metrics, "privateer_regex_streams_total"), want.at("streams"));
+  EXPECT_GT(matched, 0);
+  RecordProperty("oracle_matches", std::to_string(static_cast<uint64_t>(matched)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Http, RegexStreamCorpus,
+                         ::testing::Values("zeek__http-methods.pcap", "zeek__wikipedia.pcap",
+                                           "tcpdump__ipv4_tcp_http_xml_tso.pcap"),
+                         [](const auto& info) {
+                           std::string n = info.param.substr(0, info.param.find('.'));
+                           for (char& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+                           return n;
+                         });
+
+}  // namespace

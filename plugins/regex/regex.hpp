@@ -1,7 +1,15 @@
-// The regex plugin, block mode: every packet's transport payload is scanned
-// as one block against a Hyperscan database of the rules file (option
-// `rules: FILE`, see rules.hpp); a rule whose protocol and port constraints
-// hold counts the packet once. Counters only, no files:
+// The regex plugin: every packet's transport payload is scanned against a
+// Hyperscan database of the rules file (option `rules: FILE`, see
+// rules.hpp); a rule whose protocol and port constraints hold counts the
+// packet once. `mode: block` (the default) scans each payload as one block.
+// `mode: stream` scans each direction of a TCP flow as one byte stream, the
+// payloads in arrival order (no reassembly: what came, as it came), so a
+// match split across packets is found and counted on the packet where it
+// ends (`^` anchors at the stream's start); UDP payloads, and TCP ones of
+// packets without a flow, are scanned each alone. A worker keeps
+// `stream_flows` stream states, the least recently used given to a new
+// flow direction (privateer_regex_stream_evictions_total counts those
+// taken from a flow still in the table). Counters only, no files:
 // privateer_regex_matches_total{rule="ID"}, privateer_regex_scanned_bytes_total
 // and privateer_regex_scanned_packets_total. SIGHUP recompiles the file on
 // the reloader's thread and publishes the database and fresh per-worker
@@ -9,8 +17,7 @@
 // ID, so a rule kept across a reload goes on counting.
 // A match of a rule marked `alarm` raises the alarm "match" on the packet's
 // flow (where the run keeps flows: the plugin asks for them when its rules
-// file has such a rule at start).
-// Not built yet: stream mode (matches across packets of a flow).
+// file has such a rule at start, and in stream mode).
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -28,10 +35,12 @@
 namespace privateer {
 
 // One generation of rules: the database, a scratch per worker and, per rule,
-// its counter slot.
+// its counter slot; in stream mode the workers' streams.
 struct RegexSet {
   std::shared_ptr<const RegexDatabase> db;
   std::vector<hs_scratch_t*> scratch;   // [worker]
+  std::vector<std::vector<hs_stream_t*>> streams;   // [worker][StreamPool entry]
+  std::vector<hs_stream_t*> datagram;   // [worker]: for a payload scanned alone
   std::vector<uint32_t> slot;           // [rule index]
   uint64_t generation = 0;
   RegexSet() = default;
@@ -44,6 +53,7 @@ class RegexPlugin : public Plugin {
  public:
   // The most rule IDs a run counts (reloads included).
   static constexpr uint32_t kMaxRuleIds = 1u << 16;
+  static constexpr uint32_t kMaxStreamFlows = 1u << 22;   // per worker
   // Throws ConfigError for bad options, RuleError for a bad rules file.
   RegexPlugin(const YAML::Node& options, const std::string& path);
   ~RegexPlugin() override;
@@ -53,6 +63,7 @@ class RegexPlugin : public Plugin {
     if (!alarms_) return {};
     return {"match"};
   }
+  bool wants_flows() const override { return alarms_ || stream_; }
   void open_outputs(OutputProvider&) override {}
   std::unique_ptr<WorkerProcessor> make_worker(unsigned worker_id) override;
   MergeStats merge(const IntervalInfo& interval, std::vector<std::unique_ptr<IntervalResult>>& results) override;
@@ -65,7 +76,10 @@ class RegexPlugin : public Plugin {
   struct alignas(64) Counters {
     std::unique_ptr<std::atomic<uint64_t>[]> matches{new std::atomic<uint64_t>[kMaxRuleIds]()};
     std::atomic<uint64_t> bytes{0}, packets{0};
+    std::atomic<uint64_t> streams{0}, evictions{0};   // stream mode
   };
+  bool stream_mode() const { return stream_; }
+  uint32_t stream_flows() const { return stream_flows_; }
   const RegexSet* acquire(unsigned worker);
 
  private:
@@ -76,10 +90,13 @@ class RegexPlugin : public Plugin {
   };
   // Scratches for `workers` workers and counter slots (under mu_).
   std::unique_ptr<RegexSet> make_set(std::shared_ptr<const RegexDatabase> db, unsigned workers);
+  void add_worker(RegexSet& set);                 // a scratch (and streams) for one more worker
   void publish(std::unique_ptr<RegexSet> next);   // under mu_
 
   std::string file_;
   bool alarms_ = false;   // the rules at start have an `alarm` rule
+  bool stream_ = false;   // mode: stream
+  uint32_t stream_flows_ = 16384;
   mutable std::mutex mu_;                         // control side: all below but cur_/gen_/held_ reads
   std::map<std::string, uint32_t> slot_of_;
   std::vector<std::string> slot_ids_;             // [slot]

@@ -123,8 +123,8 @@ std::string strip_extended(const std::string& pattern) {
 
 std::string RegexRule::compiled_pattern() const { return extended ? strip_extended(pattern) : pattern; }
 
-unsigned RegexRule::hs_flags() const {
-  unsigned f = HS_FLAG_SINGLEMATCH;
+unsigned RegexRule::hs_flags(bool stream) const {
+  unsigned f = stream ? 0 : HS_FLAG_SINGLEMATCH;
   if (caseless) f |= HS_FLAG_CASELESS;
   if (dotall) f |= HS_FLAG_DOTALL;
   if (multiline) f |= HS_FLAG_MULTILINE;
@@ -165,20 +165,22 @@ std::vector<RegexRule> read_rules_file(const std::string& file) {
   return parse_rules(text.str(), file);
 }
 
-std::shared_ptr<const RegexDatabase> compile_rules(std::vector<RegexRule> rules, const std::string& file) {
+std::shared_ptr<const RegexDatabase> compile_rules(std::vector<RegexRule> rules, const std::string& file,
+                                                   bool stream) {
   if (rules.empty()) throw RuleError(file, 0, "no rules");
   std::vector<std::string> patterns;
   std::vector<const char*> exprs;
   std::vector<unsigned> flags, ids;
   for (size_t i = 0; i < rules.size(); ++i) {
     patterns.push_back(rules[i].compiled_pattern());
-    flags.push_back(rules[i].hs_flags());
+    flags.push_back(rules[i].hs_flags(stream));
     ids.push_back(static_cast<unsigned>(i));
   }
   for (const auto& p : patterns) exprs.push_back(p.c_str());
   auto out = std::make_shared<RegexDatabase>();
   hs_compile_error_t* err = nullptr;
-  if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK,
+  if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                       stream ? HS_MODE_STREAM : HS_MODE_BLOCK,
                        nullptr, &out->db, &err) != HS_SUCCESS) {
     const std::string msg = err && err->message ? err->message : "compile failed";
     const int e = err ? err->expression : -1;
@@ -189,6 +191,7 @@ std::shared_ptr<const RegexDatabase> compile_rules(std::vector<RegexRule> rules,
     throw RuleError(file, rules.front().line, "Hyperscan refuses the rules: " + msg);
   }
   out->rules = std::move(rules);
+  out->stream = stream;
   return out;
 }
 

@@ -23,12 +23,14 @@ struct RegexRule {
   std::vector<uint16_t> ports;   // empty: any port
   std::string pattern;           // as given between the slashes
   bool caseless = false, dotall = false, multiline = false, extended = false;
-  bool alarm = false;            // kept for the flow alarm (not built yet)
+  bool alarm = false;            // a match raises the flow's alarm "match"
   int line = 0;                  // 1-based line in the file
 
   // The pattern Hyperscan compiles (x: whitespace and comments stripped).
   std::string compiled_pattern() const;
-  unsigned hs_flags() const;     // HS_FLAG_SINGLEMATCH plus the rule's flags
+  // The rule's flags, plus HS_FLAG_SINGLEMATCH in block mode (one report a
+  // packet is all the counter needs); a stream reports every match end.
+  unsigned hs_flags(bool stream = false) const;
   bool wants(uint8_t packet_proto, uint16_t sport, uint16_t dport) const {
     if (proto != 0 && proto != packet_proto) return false;
     if (ports.empty()) return true;
@@ -59,10 +61,12 @@ std::vector<RegexRule> parse_rules(const std::string& text, const std::string& f
 constexpr size_t kMaxRulesFileBytes = size_t{64} << 20;
 std::vector<RegexRule> read_rules_file(const std::string& file);
 
-// The rules compiled into one block-mode database: expression i is rules[i].
+// The rules compiled into one database (block or stream mode): expression i
+// is rules[i].
 struct RegexDatabase {
   std::vector<RegexRule> rules;
   hs_database_t* db = nullptr;
+  bool stream = false;
   RegexDatabase() = default;
   RegexDatabase(const RegexDatabase&) = delete;
   RegexDatabase& operator=(const RegexDatabase&) = delete;
@@ -71,6 +75,7 @@ struct RegexDatabase {
 
 // Compiles `rules` (at least one). A pattern Hyperscan refuses throws
 // RuleError naming the rule's line and Hyperscan's message.
-std::shared_ptr<const RegexDatabase> compile_rules(std::vector<RegexRule> rules, const std::string& file);
+std::shared_ptr<const RegexDatabase> compile_rules(std::vector<RegexRule> rules, const std::string& file,
+                                                   bool stream = false);
 
 }  // namespace privateer
