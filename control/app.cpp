@@ -624,6 +624,7 @@ int run_appliance(const Config& cfg, const RunOptions& opt) {
     ~CloseOnExit() { reg.close(); }
   } close_registry{*registry};
   register_metrics(*registry, source_name, !dpdk, rt, plugins, merger, outputs, alarm_names);
+  outputs.set_counter_registry(registry);
   register_tag_metrics(*registry, rt, cfg.tags, !cfg.input_filter.key.empty());
   if (source) register_input_metrics(*registry, *source);
   if (dpdk) register_dpdk_metrics(*registry, *dpdk);

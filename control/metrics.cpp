@@ -77,6 +77,20 @@ std::vector<prometheus::MetricFamily> MetricsRegistry::Collect() const {
   return w.take();
 }
 
+std::vector<CounterSample> RegistryCounters::read(const std::vector<std::string>& names) const {
+  std::vector<CounterSample> out;
+  if (!reg_ || names.empty()) return out;
+  for (const prometheus::MetricFamily& f : reg_->snapshot()) {
+    if (std::find(names.begin(), names.end(), f.name) == names.end()) continue;
+    for (const prometheus::ClientMetric& m : f.metric) {
+      CounterSample c{f.name, {}, f.type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value};
+      for (const auto& l : m.label) c.labels.emplace_back(l.name, l.value);
+      out.push_back(std::move(c));
+    }
+  }
+  return out;
+}
+
 namespace {
 
 // The process's open file descriptors (from /proc/self/fd; empty without it).

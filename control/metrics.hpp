@@ -12,6 +12,8 @@
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
+#include "plugins/plugin_api.hpp"
+
 namespace prometheus {
 class Exposer;
 }
@@ -55,6 +57,18 @@ class MetricsRegistry : public prometheus::Collectable {
   mutable std::mutex mu_;
   std::vector<Sampler> samplers_;
   bool closed_ = false;
+};
+
+// The registry's samples of the named families, for a plugin that reports
+// the run's counters (socketsink); nothing until a registry is set (once,
+// before any packet) and nothing once it is closed.
+class RegistryCounters : public CounterReader {
+ public:
+  void set(std::shared_ptr<const MetricsRegistry> reg) { reg_ = std::move(reg); }
+  std::vector<CounterSample> read(const std::vector<std::string>& names) const override;
+
+ private:
+  std::shared_ptr<const MetricsRegistry> reg_;
 };
 
 // Why `listen` ("ADDRESS:PORT", "[V6]:PORT") cannot be bound now, as

@@ -25,6 +25,7 @@
 #include "control/avro/compress_pool.hpp"
 #include "control/avro/container.hpp"
 #include "control/avro/done.hpp"
+#include "control/metrics.hpp"
 #include "control/naming.hpp"
 #include "control/pcap/packet_stream.hpp"
 #include "control/socket/line_sender.hpp"
@@ -122,6 +123,9 @@ class OutputManager : public OutputProvider {
   LineSink& line_sink(const std::string& name, const LineSinkOptions& options) override;
   const std::vector<std::unique_ptr<SocketLineSender>>& line_sinks() const { return line_sinks_; }
   TimeseriesWriter& timeseries() override { return timeseries_ ? *timeseries_ : OutputProvider::timeseries(); }
+  const CounterReader& counters() override { return counters_; }
+  // Where counters() reads from: the metrics registry, set before any packet.
+  void set_counter_registry(std::shared_ptr<const MetricsRegistry> reg) { counters_.set(std::move(reg)); }
   // The run's timeseries sinks; until set, none.
   void set_timeseries(std::unique_ptr<TimeseriesWriter> w) { timeseries_ = std::move(w); }
   void begin_interval(const IntervalInfo& iv);
@@ -148,6 +152,7 @@ class OutputManager : public OutputProvider {
   static unsigned default_threads(unsigned configured, unsigned workers);
 
  private:
+  RegistryCounters counters_;
   OutputSettings s_;
   std::unique_ptr<CompressionPool> pool_;
   FileNamer namer_;

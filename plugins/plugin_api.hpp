@@ -83,6 +83,21 @@ class LineSink {
   virtual void send(std::string line) = 0;   // without its newline
 };
 
+// The run's counters as the metrics endpoint has them at the moment of the
+// call (cumulative), for a plugin that reports them (socketsink).
+struct CounterSample {
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> labels;
+  double value = 0;
+};
+class CounterReader {
+ public:
+  virtual ~CounterReader() = default;
+  // Every sample of the metric families named in `names`, in the
+  // endpoint's order; a name the run has no family of gives nothing.
+  virtual std::vector<CounterSample> read(const std::vector<std::string>& names) const = 0;
+};
+
 // What the control plane offers a plugin at start-up.
 class OutputProvider {
  public:
@@ -101,6 +116,14 @@ class OutputProvider {
   virtual LineSink& line_sink(const std::string& name, const LineSinkOptions& options) {
     (void)options;
     throw std::logic_error("line sink '" + name + "': this output provider has no sockets");
+  }
+  // The run's counters, readable from merge() on (default: none).
+  virtual const CounterReader& counters() {
+    struct None : CounterReader {
+      std::vector<CounterSample> read(const std::vector<std::string>&) const override { return {}; }
+    };
+    static None none;
+    return none;
   }
   // The run's timeseries sinks, shared by every plugin that writes rows
   // (default: none).

@@ -47,8 +47,8 @@ const Entry kPlugins[] = {
        return std::make_unique<ReportPlugin>(o, p, iv, c);
      }},
     {"socketsink", nullptr,
-     [](const YAML::Node& o, const std::string& p, uint32_t, const PluginContext& c) -> std::unique_ptr<Plugin> {
-       return std::make_unique<SocketSinkPlugin>(o, p, c.filters);
+     [](const YAML::Node& o, const std::string& p, uint32_t iv, const PluginContext& c) -> std::unique_ptr<Plugin> {
+       return std::make_unique<SocketSinkPlugin>(o, p, c.filters, iv);
      }},
     {"wdcap",
      [](const YAML::Node& o, const std::string& p, uint32_t iv) -> std::unique_ptr<Plugin> {

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Checks socketsink's lines against the capture, read by tshark:
-`socketsink_oracle.py CAPTURE INTERVAL TOP NAME=tcp:PORT... LINES`. For each
-JSON line: the packets of its interval, its top sources (the first IP
+`socketsink_oracle.py CAPTURE PERIOD TOP NAME=tcp:PORT... LINES`. For each
+JSON line: the packets of its period (PERIOD seconds from period_start), its top sources (the first IP
 header's source, by packets, ties by address bytes) and top TCP/UDP
 destination ports (ties by port), and each named filter's count (packets of
 the outer protocol TCP with the port either way). Exits 1 naming the first
@@ -52,7 +52,10 @@ def main():
         return b + bytes(16 - len(b))
 
     for o in lines:
-        s = o["interval_start"]
+        s = o["period_start"]
+        if o["period_end"] - s != iv or not o["interval_start"] <= s < o["interval_end"]:
+            print("line %s: not a period of %d s in its interval" % (o, iv))
+            sys.exit(1)
         want_src = sorted(src[s].items(), key=lambda kv: (-kv[1], key(kv[0])))[:top]
         want_ports = sorted(ports[s].items(), key=lambda kv: (-kv[1], kv[0]))[:top]
         got_src = [(x["address"], x["packets"]) for x in o["top_sources"]]
@@ -60,11 +63,11 @@ def main():
         for what, want, got in (("packets", pk[s], o["packets"]), ("top_sources", want_src, got_src),
                                 ("top_dst_ports", want_ports, got_ports)):
             if want != got:
-                print("interval %d: %s: want %s, got %s" % (s, what, want, got))
+                print("period %d: %s: want %s, got %s" % (s, what, want, got))
                 sys.exit(1)
         for name, _ in filters:
             if fl[s][name] != o["filters"].get(name):
-                print("interval %d: filter %s: want %d, got %s" % (s, name, fl[s][name], o["filters"].get(name)))
+                print("period %d: filter %s: want %d, got %s" % (s, name, fl[s][name], o["filters"].get(name)))
                 sys.exit(1)
     if sum(o["packets"] for o in lines) != sum(pk.values()):
         print("packets over all lines: want %d, got %d" % (sum(pk.values()), sum(o["packets"] for o in lines)))

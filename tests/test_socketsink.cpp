@@ -62,6 +62,55 @@ TEST(SocketSink, UdpLinesMatchTheOracle) {
       << diff;
 }
 
+// period: 2 s periods of 10 s intervals: five lines an interval, each
+// period's counts equal the oracle's for 2 s; `counters` carries the run's
+// counters: the fed-packets counter goes up line by line and, at the last
+// interval's merge, equals every packet.
+TEST(SocketSink, PeriodsShorterThanTheIntervalAndTheRunsCounters) {
+  PRIVATEER_REQUIRE_CORPUS();
+  PRIVATEER_REQUIRE_TOOL("command -v tshark", "tshark");
+  TempDir tmp("privateer-socketsink");
+  const fs::path cap = *corpus_dir() / "libtrace__100_seconds.pcap";
+  LineListener l("udp", 0, tmp.path / "udp.lines");
+  ASSERT_GT(l.port, 0);
+  const fs::path cfg = tmp.path / "s.yaml";
+  std::ofstream(cfg) << "packetsource: " << cap.string() << "\ninterval: 10\nthreads: 2\nouttemplate: "
+                     << (tmp.path / "%P-%s").string() << "\nprogress: no\nprometheus: {enabled: no}\n"
+                     << "filters:\n  web: \"tcp port 80\"\n"
+                     << "plugins:\n  - socketsink: {port: " << l.port
+                     << ", top: 3, period: 2, counters: [privateer_plugin_packets_total, privateer_alarms_total]}\n";
+  std::string log;
+  ASSERT_EQ(run_command(quote(privateer_bin()) + " -c " + quote(cfg), &log), 0) << log;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(log, m, std::regex("intervals: ([0-9]+)"))) << log;
+  const size_t want_lines = 5 * std::stoul(m[1]);
+  ASSERT_TRUE(wait_until([&] { return lines_of(read_file(tmp.path / "udp.lines")).size() >= want_lines; }, 10))
+      << read_file(tmp.path / "udp.lines");
+  EXPECT_EQ(check_json_lines(tmp.path / "udp.lines"), want_lines);
+  std::string diff;
+  EXPECT_EQ(run_stdout("/usr/bin/python3 " + quote(source_root() / "tests" / "socketsink_oracle.py") + " " + quote(cap) +
+                           " 2 3 web=tcp:80 " + quote(tmp.path / "udp.lines") + " 2>&1",
+                       &diff),
+            0)
+      << diff;
+  std::string out;
+  EXPECT_EQ(run_stdout("/usr/bin/python3 -c 'import json,sys\nls=[json.loads(l) for l in open(sys.argv[1])]\n"
+                       "fed=[[c[\"value\"] for c in o[\"counters\"] if c[\"name\"]==\"privateer_plugin_packets_total\" "
+                       "and c[\"labels\"]=={\"plugin\":\"socketsink\"}][0] for o in ls]\n"
+                       "assert fed==sorted(fed), fed\n"
+                       "assert fed[-1]==sum(o[\"packets\"] for o in ls), (fed[-1], sum(o[\"packets\"] for o in ls))\n"
+                       "print(\"ok\")' " + quote(tmp.path / "udp.lines") + " 2>&1",
+                       &out),
+            0)
+      << out;
+  // A period that does not divide the interval is refused, naming the key.
+  std::ofstream(cfg) << "packetsource: " << cap.string() << "\ninterval: 10\nouttemplate: "
+                     << (tmp.path / "%P-%s").string() << "\nprometheus: {enabled: no}\n"
+                     << "plugins:\n  - socketsink: {port: " << l.port << ", period: 3}\n";
+  EXPECT_NE(run_command(quote(privateer_bin()) + " -c " + quote(cfg), &log), 0);
+  EXPECT_NE(log.find("plugins.socketsink.period"), std::string::npos) << log;
+}
+
 // A TCP listener killed while the run goes on (a FIFO the test feeds), then
 // started again on the same port: the sink reconnects and lines arrive.
 TEST(SocketSink, TcpReconnectsAndCountsWhatItDropped) {

@@ -26,4 +26,17 @@ inline std::string json_quote(const std::string& s) {
   return out + "\"";
 }
 
+// A number as JSON has it: integers without a fraction, others with up to
+// 17 significant digits; NaN and infinities (no JSON number) as null.
+inline std::string json_number(double v) {
+  if (v != v || v - v != 0) return "null";
+  char buf[32];
+  if (v == static_cast<double>(static_cast<long long>(v)) && v > -9.0e15 && v < 9.0e15) {
+    std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v));
+  } else {
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+  }
+  return buf;
+}
+
 }  // namespace privateer
