@@ -36,6 +36,13 @@ class WorkerProcessor {
     (void)table;
     (void)first_alarm;
   }
+  // The worker has nothing to do and has processed every packet the
+  // dispatcher read before one of packet time `ts_ns` (a time that only
+  // grows; on a time-ordered input nothing older is to come). Called while
+  // the worker waits, when the time moved; a plugin handing packets on in
+  // time order (wdcap) lets its reader go on without waiting for this
+  // worker. Not called where workers read their own queues.
+  virtual void idle(uint64_t ts_ns) { (void)ts_ns; }
 };
 
 }  // namespace privateer

@@ -105,6 +105,10 @@ struct Runtime::Worker {
   rte_ring* free = nullptr;   // worker -> dispatcher
   std::vector<Batch*> batches;
   Batch* filling = nullptr;   // dispatcher's batch being filled
+  // Packet time the dispatcher has handed this worker everything before
+  // (its batch being filled starts there); stored after the sends.
+  alignas(64) std::atomic<uint64_t> sent_to_ns{0};
+  uint64_t idle_told_ns = 0;  // the worker's: the last time its plugins were told
   std::vector<std::unique_ptr<WorkerProcessor>> procs;
   std::unique_ptr<TagStage> tagger;   // null: the run does not tag
   std::unique_ptr<FlowTable> flows;   // null: the run keeps no flows
@@ -259,6 +263,8 @@ void Runtime::close_interval(uint64_t start, bool last, bool partial) {
   }
 }
 
+constexpr uint64_t kQuietBatchNs = 100 * 1000 * 1000;
+
 void Runtime::dispatch_loop(BurstReader reader) {
   RawPacket raw[kReadBurst];
   const uint64_t len = opt_.interval_seconds;
@@ -273,6 +279,19 @@ void Runtime::dispatch_loop(BurstReader reader) {
   const uint64_t end_ns = opt_.end_boundary * 1000000000ULL;
   uint64_t last_packet_ns = 0;  // live: newest packet time seen, and when
   auto last_packet_wall = std::chrono::steady_clock::now();
+  uint64_t newest_ns = 0;       // the last packet of each burst read, the largest
+  // Each worker has been sent everything before its batch being filled (or,
+  // with none, before the newest packet read). A batch filling slowly (a
+  // quiet worker) is sent once its first packet is kQuietBatchNs of packet
+  // time older than the newest: the worker's time keeps up.
+  auto publish_sent = [&](uint64_t newest) {
+    for (unsigned w = 0; w < nworkers; ++w) {
+      Worker& wk = *workers_[w];
+      if (wk.filling && wk.filling->count && wk.filling->views[0].ts_ns + kQuietBatchNs < newest) flush(w);
+      uint64_t t = wk.filling && wk.filling->count ? wk.filling->views[0].ts_ns : newest;
+      if (t > wk.sent_to_ns.load(std::memory_order_relaxed)) wk.sent_to_ns.store(t, std::memory_order_release);
+    }
+  };
   try {
     while (!eof) {
       if (stop_requested_.load(std::memory_order_relaxed)) {
@@ -285,6 +304,7 @@ void Runtime::dispatch_loop(BurstReader reader) {
           // A live source with nothing to read: hand over what is waiting,
           // and close intervals that ended (plus lateness) by the clock.
           for (unsigned w = 0; w < nworkers; ++w) flush(w);
+          publish_sent(newest_ns);
           if (opt_.live && started_) {
             const auto idle = std::chrono::steady_clock::now() - last_packet_wall;
             const uint64_t now_sec =
@@ -377,6 +397,8 @@ void Runtime::dispatch_loop(BurstReader reader) {
       dcount_.packets.store(packets, std::memory_order_relaxed);
       dcount_.bytes.store(bytes, std::memory_order_relaxed);
       for (size_t e = 1; e < kDecodeErrorCount; ++e) dcount_.decode_errors[e].store(errors[e], std::memory_order_relaxed);
+      newest_ns = std::max(newest_ns, raw[n - 1].ts_ns);
+      publish_sent(newest_ns);
     }
   } catch (...) {
     dispatch_error_ = std::current_exception();
@@ -407,8 +429,15 @@ void Runtime::worker_loop(unsigned w) {
   uint64_t packets = 0, bytes = 0, busy = 0, idle = 0;
   bool running = true;
   while (running) {
+    // Read before the ring: with the ring then empty, everything sent
+    // before that time has been processed.
+    const uint64_t sent_to = wk.sent_to_ns.load(std::memory_order_acquire);
     const unsigned n = rte_ring_dequeue_burst(wk.full, ptrs, 8, nullptr);
     if (n == 0) {
+      if (sent_to > wk.idle_told_ns) {
+        wk.idle_told_ns = sent_to;
+        for (auto& p : wk.procs) p->idle(sent_to);
+      }
       if (wk.tagger) wk.tagger->idle();   // pins no tables while idle
       ++idle;
       if ((idle & 63) == 0) wc.idle_polls.store(idle, std::memory_order_relaxed);

@@ -389,3 +389,82 @@ TEST(Runtime, PollingWorkersJumpLongTimeGaps) {
   EXPECT_TRUE(dc.time_jumps.load() >= 1 || dc.late_packets.load() == q0.size())
       << "jumps " << dc.time_jumps.load() << ", late " << dc.late_packets.load();
 }
+
+namespace {
+
+// Records the times idle() gave it, up to the interval's end.
+struct IdleResult : IntervalResult {
+  uint64_t packets = 0, last_idle_ns = 0;
+  bool monotone = true;
+};
+class IdleRecorder : public WorkerProcessor {
+ public:
+  void process(const PacketView*, const uint8_t* const*, size_t n) override { cur_.packets += n; }
+  void idle(uint64_t ts_ns) override {
+    if (ts_ns < cur_.last_idle_ns) cur_.monotone = false;
+    cur_.last_idle_ns = ts_ns;
+  }
+  std::unique_ptr<IntervalResult> end_interval(uint64_t) override {
+    auto r = std::make_unique<IdleResult>(cur_);
+    cur_ = IdleResult();
+    return r;
+  }
+
+ private:
+  IdleResult cur_;
+};
+
+}  // namespace
+
+// One flow (one worker) read slowly, a packet every 10 ms of packet time:
+// the three workers without packets are told the time as it goes (close
+// to the newest packet read), never going back, never past the newest.
+TEST(Runtime, IdleWorkersAreToldThePacketTime) {
+  constexpr unsigned kWorkers = 4;
+  constexpr uint64_t kT0 = 1700000000ull * 1000000000ull, kStep = 10 * 1000 * 1000;
+  constexpr size_t kPackets = 1000;
+  const std::vector<uint8_t> pkt = udp_packet(0x0a000001, 0x2c000001, 1000, 53);
+  auto next = std::make_shared<size_t>(0);
+  BurstReader reader = [&pkt, next](RawPacket* out, size_t, bool* eof) -> size_t {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    out[0].data = pkt.data();
+    out[0].caplen = out[0].wirelen = static_cast<uint32_t>(pkt.size());
+    out[0].ts_ns = kT0 + *next * kStep;
+    out[0].linktype = linktype::ethernet;
+    *eof = ++*next == kPackets;
+    return 1;
+  };
+  std::vector<std::vector<std::unique_ptr<WorkerProcessor>>> procs(kWorkers);
+  for (auto& p : procs) p.push_back(std::make_unique<IdleRecorder>());
+  RuntimeOptions o;
+  o.workers = kWorkers;
+  o.interval_seconds = 60;
+  Runtime rt(o, std::move(procs));
+  rt.start(std::move(reader));
+  std::vector<IdleResult> got(kWorkers);
+  for (;;) {
+    auto d = rt.poll_result();
+    if (!d) {
+      if (rt.finished() && !(d = rt.poll_result())) break;
+      if (!d) continue;
+    }
+    const auto* r = static_cast<const IdleResult*>(d->results.at(0).get());
+    got[d->worker].packets += r->packets;
+    got[d->worker].last_idle_ns = std::max(got[d->worker].last_idle_ns, r->last_idle_ns);
+    got[d->worker].monotone = got[d->worker].monotone && r->monotone;
+    rt.set_merged_intervals(1);
+  }
+  rt.join();
+  const uint64_t newest = kT0 + (kPackets - 1) * kStep;
+  unsigned quiet = 0;
+  for (unsigned w = 0; w < kWorkers; ++w) {
+    EXPECT_TRUE(got[w].monotone) << "worker " << w;
+    EXPECT_LE(got[w].last_idle_ns, newest) << "worker " << w;
+    if (got[w].packets) continue;
+    ++quiet;
+    // Told within a second of packet time of the end (the last told may
+    // precede the last packet read by a few polls).
+    EXPECT_GE(got[w].last_idle_ns + 1000000000ull, newest) << "worker " << w;
+  }
+  EXPECT_EQ(quiet, kWorkers - 1);
+}

@@ -65,6 +65,8 @@ class WdcapWorker : public WorkerProcessor {
     out_.advance((start + interval_) * kNs);
     return std::make_unique<WdcapResult>();
   }
+  // An idle worker's time: the merge need not wait for its packets.
+  void idle(uint64_t ts_ns) override { out_.advance(ts_ns); }
 
  private:
   void one(const PacketView& v, const uint8_t* d) {
