@@ -218,6 +218,43 @@ TEST_F(PcapExtract, FlowsFileExtractsTheListedFlowsEitherDirection) {
   EXPECT_NE(both.log.find("pcapextract/list=2"), std::string::npos) << both.log;
 }
 
+// IPv6: two UDP flows; the list names one, server first; with per_flow its
+// file's name carries the flow, first sender first, `_` for `:`.
+TEST_F(PcapExtract, FlowsFileIpv6PerFlowName) {
+  const fs::path cap6 = tmp_.path / "v6.pcap";
+  std::ofstream(tmp_.path / "craft6.py") << R"(
+import sys
+from scapy.all import Ether, IPv6, UDP, Raw, wrpcap
+pkts = []
+for i in range(10):
+    s, d = ("2001:db8::1", "2001:db8::2") if i % 2 == 0 else ("2001:db8::2", "2001:db8::1")
+    p = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IPv6(src=s, dst=d) / UDP(sport=5000 if i % 2 == 0 else 53, dport=53 if i % 2 == 0 else 5000) / Raw(b"q%d" % i)
+    p.time = 1700000000 + i * 0.1
+    pkts.append(p)
+    o = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IPv6(src="2001:db8::1", dst="2001:db8::3") / UDP(sport=5001, dport=53) / Raw(b"o%d" % i)
+    o.time = 1700000000 + i * 0.1 + 0.05
+    pkts.append(o)
+wrpcap(sys.argv[1], pkts)
+)";
+  ASSERT_EQ(run_command("/usr/bin/python3 " + quote(tmp_.path / "craft6.py") + " " + quote(cap6)), 0);
+  const std::string flow = "ipv6.addr==2001:db8::1 && ipv6.addr==2001:db8::2 && udp.port==5000 && udp.port==53";
+  const auto want = frames(cap6, flow);
+  ASSERT_EQ(want.size(), 10u);
+  std::string first;
+  ASSERT_EQ(run_stdout("tshark -n -r " + quote(cap6) + " -c 1 -T fields -E separator=- -e ipv6.src -e udp.srcport " +
+                           "-e ipv6.dst -e udp.dstport -Y '" + flow + "' 2>/dev/null",
+                       &first),
+            0);
+  first = lines_of(first).at(0);
+  std::replace(first.begin(), first.end(), ':', '_');
+  const fs::path list = tmp_.path / "flows6.txt";
+  std::ofstream(list) << "udp 2001:db8::2 53 2001:db8::1 5000\n";
+  const Extracted r = extract(tmp_.path, cap6, 1, "      flows_file: " + list.string() + "\n      files: per_flow\n");
+  EXPECT_EQ(sorted(r.got), sorted(want)) << r.log;
+  ASSERT_EQ(r.files.size(), 1u) << r.log;
+  EXPECT_TRUE(r.files.begin()->first.ends_with(".udp-" + first + ".pcap")) << r.files.begin()->first << " " << first;
+}
+
 TEST_F(PcapExtract, BadFlowsFileLineFailsAtStartWithFileAndLine) {
   const fs::path list = tmp_.path / "bad-flows.txt";
   for (const auto& [line3, why] : std::vector<std::pair<std::string, std::string>>{

@@ -96,6 +96,7 @@ void RotatingPacketStream::flush_buffer(Out& f, unsigned slot) {
   if (f.buf.empty()) return;
   Command c{Command::data, slot, {}, std::move(f.buf), f.buf_packets, {}, {}};
   f.buf = std::string();
+  f.buf.reserve(buffer_bytes_ + (o_.per_flow ? 0 : 256 * 1024));
   f.buf_packets = 0;
   send(std::move(c));
 }
