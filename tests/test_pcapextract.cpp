@@ -67,13 +67,14 @@ struct Extracted {
   std::map<std::string, std::vector<std::string>> files;   // file name -> its packets
 };
 
-Extracted extract(const fs::path& dir, const fs::path& cap, unsigned workers, const std::string& opts) {
+Extracted extract(const fs::path& dir, const fs::path& cap, unsigned workers, const std::string& opts,
+                  const std::string& top = "rotatefreq: 0\n") {
   Extracted r;
   const fs::path out = dir / ("out-" + std::to_string(workers));
   fs::remove_all(out);
   fs::create_directories(out);
   const fs::path cfg = dir / "x.yaml";
-  std::ofstream(cfg) << "packetsource: " << cap.string() << "\nthreads: " << workers << "\nrotatefreq: 0\n"
+  std::ofstream(cfg) << "packetsource: " << cap.string() << "\nthreads: " << workers << "\n" << top
                      << "outtemplate: " << (out / "%P-%s").string() << "\nprogress: no\n"
                      << "filters:\n  trig: \"tcp and tcp[((tcp[12:1] & 0xf0) >> 2):4] = 0x54524947\"\n"
                      << "plugins:\n  - flowtuple\n  - pcapextract:\n" << opts;
@@ -421,6 +422,55 @@ TEST_F(PcapExtract, PerFlowMaxOpenFilesSplitsLeastRecentlyWritten) {
       if (std::find(fr.begin(), fr.end(), p.frame) != fr.end()) flows.insert(p.flow);
     }
     EXPECT_EQ(flows.size(), 1u) << name;
+  }
+}
+
+// per_flow with rotation (interval 1, rotatefreq 1): two flows over three
+// seconds; each flow's packets of each second in a file of its own, named
+// for that second (the file of a flow still open is finished at the
+// period's end).
+TEST_F(PcapExtract, PerFlowFilesEndWithTheRotationPeriod) {
+  const fs::path capr = tmp_.path / "rot.pcap";
+  std::ofstream(tmp_.path / "craftr.py") << R"(
+import sys
+from scapy.all import Ether, IP, TCP, UDP, Raw, wrpcap
+E = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+pkts = []
+for i in range(12):
+    p = E / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=1000, dport=80, flags="PA") / Raw(b"t%d" % i)
+    p.time = 1700000000.1 + i * 0.25
+    q = E / IP(src="10.0.0.3", dst="10.0.0.4") / UDP(sport=53, dport=5353) / Raw(b"u%d" % i)
+    q.time = 1700000000.2 + i * 0.25
+    pkts += [p, q]
+wrpcap(sys.argv[1], pkts)
+)";
+  ASSERT_EQ(run_command("/usr/bin/python3 " + quote(tmp_.path / "craftr.py") + " " + quote(capr)), 0);
+  const auto pk = packets_of(capr);
+  std::map<std::string, std::string> label;
+  for (const Pkt& p : pk) {
+    if (!label.count(p.flow)) label[p.flow] = p.label;
+  }
+  ASSERT_EQ(label.size(), 2u);
+  const fs::path list = tmp_.path / "flowsr.txt";
+  {
+    std::ofstream l(list);
+    for (const auto& [f, lab] : label) {
+      std::string k = f;
+      for (char& c : k) c = c == '-' ? ' ' : c;
+      l << k << "\n";
+    }
+  }
+  std::map<std::string, std::vector<std::string>> want;   // "SECOND.LABEL" -> packets
+  for (const Pkt& p : pk) want[p.frame.substr(0, p.frame.find('.')) + "." + label[p.flow]].push_back(p.frame);
+  ASSERT_EQ(want.size(), 6u);
+  const Extracted r = extract(tmp_.path, capr, 2, "      flows_file: " + list.string() + "\n      files: per_flow\n",
+                              "interval: 1\nrotatefreq: 1\n");
+  const auto got = files_of(tmp_.path / "out-2", r);
+  EXPECT_EQ(got.size(), want.size()) << r.log;
+  for (const auto& [key, pkts] : want) {
+    const auto g = got.find("pcapextract-" + key + ".pcap");
+    ASSERT_NE(g, got.end()) << key << "\n" << r.log;
+    EXPECT_EQ(sorted(g->second), sorted(pkts)) << key;
   }
 }
 

@@ -12,7 +12,10 @@
 // `direction` keeps both directions, or only the flow's first sender's
 // (`forward`) or the other (`backward`); `select: not_alarmed` writes the
 // packets of flows not alarmed (when they pass) instead (pcapd's inverted
-// mode). Options: see README.md ("pcapextract").
+// mode). `files: per_flow` gives each extracted flow its own file (the
+// worker tags each packet with a flow id and sends the flow's key first;
+// control/pcap routes them, at most `max_open_files` open). Options: see
+// README.md ("pcapextract").
 #pragma once
 
 #include <yaml-cpp/yaml.h>
