@@ -17,7 +17,8 @@ namespace {
 
 constexpr size_t kBufferBytes = 1u << 20;   // encoded bytes handed to the file thread at once
 constexpr size_t kFlowBufferBytes = 64u << 10;   // the same for each per-flow file
-constexpr size_t kQueuedBuffers = 8;        // buffers waiting for the file thread, at most
+constexpr size_t kQueuedBuffers = 8;
+constexpr size_t kListedFlowFiles = 32;           // per_flow: written_paths() keeps the first ones        // buffers waiting for the file thread, at most
 constexpr uint64_t kNs = 1000000000u;
 
 bool write_text(const std::string& path, const std::string& text) {
@@ -374,7 +375,7 @@ void RotatingPacketStream::file_loop() {
         packets_.fetch_add(f.packets, std::memory_order_relaxed);
         bytes_.fetch_add(f.file.bytes_written(), std::memory_order_relaxed);
         files_.fetch_add(1, std::memory_order_relaxed);
-        paths_.push_back(f.path);
+        if (!o_.per_flow || paths_.size() < kListedFlowFiles) paths_.push_back(f.path);
         break;
     }
   }

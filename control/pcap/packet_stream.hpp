@@ -88,7 +88,8 @@ class RotatingPacketStream : public PacketStream {
   uint64_t failed_files() const { return failed_files_.load(std::memory_order_relaxed); }
   uint64_t dropped(PacketDrop r) const;
   uint64_t dropped_total() const;
-  // Paths of the completed files (after finish()).
+  // Paths of the completed files (after finish()); per_flow: the first 32
+  // (files() counts them all).
   const std::vector<std::string>& written_paths() const { return paths_; }
 
  private:
