@@ -6,7 +6,10 @@
 // ones before the trigger included, as many as pretrigger_packets asks),
 // one direction of it, or every packet but the alarmed flow's from the
 // trigger on (select: not_alarmed); the expected packets are picked from
-// the input by tshark display filters on the flow's 5-tuple.
+// the input by tshark display filters on the flow's 5-tuple. A flows file
+// picks flows by 5-tuple (either direction, IPv4 and IPv6); files: per_flow
+// gives each flow its own files, split by max_open_files and rotation as an
+// independent simulation over tshark's packets says.
 #include <gtest/gtest.h>
 
 #include <algorithm>
