@@ -17,8 +17,8 @@ namespace {
 
 constexpr size_t kBufferBytes = 1u << 20;   // encoded bytes handed to the file thread at once
 constexpr size_t kFlowBufferBytes = 64u << 10;   // the same for each per-flow file
-constexpr size_t kQueuedBuffers = 8;
-constexpr size_t kListedFlowFiles = 32;           // per_flow: written_paths() keeps the first ones        // buffers waiting for the file thread, at most
+constexpr size_t kQueuedBuffers = 8;             // buffers waiting for the file thread, at most
+constexpr size_t kListedFlowFiles = 32;          // per_flow: written_paths() keeps the first ones
 constexpr uint64_t kNs = 1000000000u;
 
 bool write_text(const std::string& path, const std::string& text) {
@@ -114,7 +114,6 @@ void RotatingPacketStream::open_file(Out& f, unsigned slot, uint64_t ts_s, const
     f.accepted[w] = 0;
     f.drops_at_open[w] = appenders_[w]->drops();
   }
-  ++open_count_;
   send(Command{Command::open, slot, namer_.name(stream_, f.start, extra), {}, 0, {}, {}});
 }
 
@@ -146,7 +145,6 @@ void RotatingPacketStream::close_file(Out& f, unsigned slot) {
   send(std::move(c));
   f.open = false;
   f.buf = std::string();   // per_flow: no memory kept by closed files
-  --open_count_;
   if (o_.per_flow) {
     const auto it = flows_.find(f.flow);
     if (it != flows_.end()) it->second.out = -1;

@@ -149,7 +149,6 @@ class RotatingPacketStream : public PacketStream {
   size_t buffer_bytes_;             // a file's buffer is handed on at this size
   bool file_open_ = false;          // a file of the period is open
   uint64_t file_period_ = 0;
-  size_t open_count_ = 0;
   uint64_t clock_ = 0;              // packets merged
   uint64_t interval_ = 0;           // the newest record's interval start
   std::unordered_map<uint64_t, FlowEntry> flows_;
