@@ -409,7 +409,8 @@ TEST_F(PcapExtract, PerFlowMaxOpenFilesSplitsLeastRecentlyWritten) {
   EXPECT_GT(want.size(), 5u);
   EXPECT_EQ(got.size(), want.size()) << r.log;
   for (const auto& [lab, pkts] : want) {
-    const auto g = std::find_if(got.begin(), got.end(), [&](const auto& x) { return x.first.ends_with("." + lab + ".pcap"); });
+    const std::string tail = "." + lab + ".pcap";   // (clang: a lambda takes no structured binding)
+    const auto g = std::find_if(got.begin(), got.end(), [&](const auto& x) { return x.first.ends_with(tail); });
     ASSERT_NE(g, got.end()) << lab << "\n" << r.log;
     EXPECT_EQ(g->second, pkts) << lab;
   }
