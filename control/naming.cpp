@@ -115,10 +115,13 @@ void FileNamer::set_stream_count(size_t streams) {
   add_stream_ = streams > 1 && !template_has_plugin(tmpl_);
 }
 
-std::string FileNamer::name(const std::string& stream, uint64_t unix_time) {
+std::string FileNamer::name(const std::string& stream, uint64_t unix_time) { return name(stream, unix_time, ""); }
+
+std::string FileNamer::name(const std::string& stream, uint64_t unix_time, const std::string& extra) {
   const std::string expanded = expand_template(tmpl_, stream, monitorid_, unix_time);
   std::vector<std::string> extras;
   if (add_stream_) extras.push_back(stream);
+  if (!extra.empty()) extras.push_back(extra);
   const std::string plain = file_name_with(expanded, extras, ext_);
   std::string out = plain;
   unsigned& k = repeats_[plain];

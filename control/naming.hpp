@@ -63,6 +63,9 @@ class FileNamer {
   void set_stream_count(size_t streams);
   // The name of `stream`'s file whose first interval starts at `unix_time`.
   std::string name(const std::string& stream, uint64_t unix_time);
+  // The same with `extra` before the extension (after the stream's name
+  // where that is added): a per-flow packet file's flow.
+  std::string name(const std::string& stream, uint64_t unix_time, const std::string& extra);
 
  private:
   std::string tmpl_;

@@ -30,6 +30,8 @@
 #                crafted backscatter of tests/dos_craft.py
 #   regex_rules  the regex plugin's rules file parser
 #                (tests/fuzz/fuzz_regex_rules.cpp), seeded with the lines below
+#   flows_file   pcapextract's flows file parser (tests/fuzz/fuzz_flows_file.cpp),
+#                seeded with the lines below
 #   wdcap        wdcap's frame of a packet (ERF records, VLAN tags, snap
 #                length) and the flow table's update (tests/fuzz/fuzz_wdcap.cpp),
 #                seeded like decode with an options byte after the link type
@@ -50,9 +52,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SECONDS_TO_RUN=${1:-60}
 WHICH=${2:-all}
-ALL=(capture decode config avro_reader salvage bpf pfx2as mmdb dos regex_rules wdcap)
-case "$WHICH" in all|capture|decode|config|avro_reader|salvage|bpf|pfx2as|mmdb|dos|regex_rules|wdcap) ;;
-  *) echo "usage: scripts/fuzz.sh [SECONDS] [capture|decode|config|avro_reader|salvage|bpf|pfx2as|mmdb|dos|regex_rules|wdcap|all]" >&2; exit 2 ;; esac
+ALL=(capture decode config avro_reader salvage bpf pfx2as mmdb dos regex_rules flows_file wdcap)
+case "$WHICH" in all|capture|decode|config|avro_reader|salvage|bpf|pfx2as|mmdb|dos|regex_rules|flows_file|wdcap) ;;
+  *) echo "usage: scripts/fuzz.sh [SECONDS] [capture|decode|config|avro_reader|salvage|bpf|pfx2as|mmdb|dos|regex_rules|flows_file|wdcap|all]" >&2; exit 2 ;; esac
 BUILD=${BUILD:-$ROOT/build}
 FUZZ_BUILD=${FUZZ_BUILD:-$ROOT/build-fuzz}
 FUZZ_DIR=${FUZZ_DIR:-$FUZZ_BUILD/runs}
@@ -323,6 +325,18 @@ regex_rules_seeds() {
   for l in "${lines[@]}"; do printf '%s\n' "$l" >"$d/line-$i"; i=$((i + 1)); done
 }
 
+# The flows_file harness's seeds: one file of every line form, and lines
+# one each.
+flows_file_seeds() {
+  local d=$1 i=0 l
+  mkdir -p "$d"
+  local lines=('# comment' 'tcp 10.0.0.1 1000 10.0.0.2 80' 'udp 2001:db8::1 53 2001:db8::2 5353  # dns'
+    'icmp 192.0.2.1 8 192.0.2.2 0' '17 ::ffff:10.0.0.1 1 ::1 2' 'sctp 10.0.0.2 80 10.0.0.1 1000'
+    'tcp 10.0.0.1 1000 10.0.0.2' 'tcp 10.0.0.1 1000 ::1 80' 'gre 10.0.0.1 0 10.0.0.2 0' 'tcp 10.0.0.1 70000 10.0.0.2 80')
+  printf '%s\n' "${lines[@]}" >"$d/all"
+  for l in "${lines[@]}"; do printf '%s\n' "$l" >"$d/line-$i"; i=$((i + 1)); done
+}
+
 # run NAME [libFuzzer options...]: seeds, then NAME's harness for SECONDS
 # on FUZZ_DIR/NAME/corpus (kept between runs) and the fresh seeds.
 FOUND=()
@@ -344,6 +358,7 @@ run() {
          python3 "$ROOT/tests/fuzz/decode_seeds.py" "$dir/seeds" "$dir/crafted.pcap" $(shared_files corpus)
          decode_dict >"$dir/dict" ;;
     regex_rules) regex_rules_seeds "$dir/seeds" ;;
+    flows_file) flows_file_seeds "$dir/seeds" ;;
     wdcap) python3 "$ROOT/tests/fuzz/decode_seeds.py" "$dir/raw" $(shared_files corpus)
            mkdir -p "$dir/seeds"
            # Each decode seed with an options byte after its link type byte:
@@ -399,6 +414,7 @@ for n in "${names[@]}"; do
     mmdb) LSAN_OPTIONS=suppressions=$ROOT/tests/fuzz/mmdb.lsan.supp run mmdb -max_len=32768 ;;
     dos) run dos -max_len=70000 ;;
     regex_rules) run regex_rules -max_len=4096 ;;
+    flows_file) run flows_file -max_len=4096 ;;
     wdcap) run wdcap -max_len=70000 ;;
   esac
 done

@@ -1,5 +1,6 @@
 #include "control/pcap/packet_stream.hpp"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 
 #include <algorithm>
@@ -15,7 +16,9 @@ namespace privateer {
 namespace {
 
 constexpr size_t kBufferBytes = 1u << 20;   // encoded bytes handed to the file thread at once
-constexpr size_t kQueuedBuffers = 8;        // buffers waiting for the file thread, at most
+constexpr size_t kFlowBufferBytes = 64u << 10;   // the same for each per-flow file
+constexpr size_t kQueuedBuffers = 8;             // buffers waiting for the file thread, at most
+constexpr size_t kListedFlowFiles = 32;          // per_flow: written_paths() keeps the first ones
 constexpr uint64_t kNs = 1000000000u;
 
 bool write_text(const std::string& path, const std::string& text) {
@@ -31,11 +34,13 @@ RotatingPacketStream::RotatingPacketStream(const PacketStreamSettings& s, std::s
                                            const PacketStreamOptions& o, unsigned workers)
     : s_(s), stream_(std::move(stream)), o_(o),
       namer_(s.outtemplate, s.monitorid, packet_file_extension(o.format, o.compression)),
-      span_(static_cast<uint64_t>(s.rotatefreq) * s.interval_seconds), enc_(o.format, o.nanoseconds, o.snaplen),
-      file_accepted_(workers, 0), drops_at_open_(workers, 0) {
+      span_(static_cast<uint64_t>(s.rotatefreq) * s.interval_seconds),
+      buffer_bytes_(o.per_flow ? kFlowBufferBytes : kBufferBytes) {
   namer_.set_stream_count(1);
   for (unsigned w = 0; w < workers; ++w) appenders_.push_back(std::make_unique<PacketAppender>(o.buffer_bytes));
-  buf_.reserve(kBufferBytes + 256 * 1024);
+  const size_t files = o.per_flow ? std::max<uint32_t>(1, o.max_open_files) : 1;
+  outs_.reserve(files);
+  for (size_t i = 0; i < files; ++i) outs_.emplace_back(o, workers);
   merge_thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "pvt-pkt-merge");
     merge_loop();
@@ -88,44 +93,45 @@ void RotatingPacketStream::send(Command c) {
   cv_.notify_all();
 }
 
-void RotatingPacketStream::flush_buffer() {
-  if (buf_.empty()) return;
-  Command c{Command::data, {}, std::move(buf_), buf_packets_, {}, {}};
-  buf_ = std::string();
-  buf_.reserve(kBufferBytes + 256 * 1024);
-  buf_packets_ = 0;
+void RotatingPacketStream::flush_buffer(Out& f, unsigned slot) {
+  if (f.buf.empty()) return;
+  Command c{Command::data, slot, {}, std::move(f.buf), f.buf_packets, {}, {}};
+  f.buf = std::string();
+  f.buf.reserve(buffer_bytes_ + (o_.per_flow ? 0 : 256 * 1024));
+  f.buf_packets = 0;
   send(std::move(c));
 }
 
-void RotatingPacketStream::open_file(uint64_t ts_s, uint64_t period) {
+void RotatingPacketStream::open_file(Out& f, unsigned slot, uint64_t ts_s, const std::string& extra) {
   // Named, as the Avro files, for the start of its first interval.
-  file_start_ = ts_s - ts_s % s_.interval_seconds;
-  file_period_ = period;
-  file_open_ = true;
-  enc_.start_file();
-  intervals_.clear();
-  file_packets_ = 0;
+  f.start = ts_s - ts_s % s_.interval_seconds;
+  f.open = true;
+  f.enc.start_file();
+  f.buf.reserve(buffer_bytes_ + (o_.per_flow ? 0 : 256 * 1024));
+  f.intervals.clear();
+  f.packets = 0;
   for (size_t w = 0; w < appenders_.size(); ++w) {
-    file_accepted_[w] = 0;
-    drops_at_open_[w] = appenders_[w]->drops();
+    f.accepted[w] = 0;
+    f.drops_at_open[w] = appenders_[w]->drops();
   }
-  send(Command{Command::open, namer_.name(stream_, file_start_), {}, 0, {}, {}});
+  send(Command{Command::open, slot, namer_.name(stream_, f.start, extra), {}, 0, {}, {}});
 }
 
-void RotatingPacketStream::close_file() {
-  if (!file_open_) return;
-  flush_buffer();
-  Command c{Command::close, {}, {}, 0, {}, {}};
+void RotatingPacketStream::close_file(Out& f, unsigned slot) {
+  if (!f.open) return;
+  flush_buffer(f, slot);
+  Command c{Command::close, slot, {}, {}, 0, {}, {}};
   if (o_.write_stats) {
     // corsarowdcap's .stats lines (time:, then thread:N FIELD_pkts:V per
-    // worker and thread:-1 for all), with what Privateer knows per worker.
-    std::string st = "time:" + std::to_string(file_start_) + "\n";
+    // worker and thread:-1 for all), with what Privateer knows per worker
+    // (dropped: the worker's ring drops while the file was open).
+    std::string st = "time:" + std::to_string(f.start) + "\n";
     uint64_t acc = 0, drp = 0;
     for (size_t w = 0; w < appenders_.size(); ++w) {
-      const uint64_t d = appenders_[w]->drops() - drops_at_open_[w];
-      st += "thread:" + std::to_string(w) + " accepted_pkts:" + std::to_string(file_accepted_[w]) + "\n";
+      const uint64_t d = appenders_[w]->drops() - f.drops_at_open[w];
+      st += "thread:" + std::to_string(w) + " accepted_pkts:" + std::to_string(f.accepted[w]) + "\n";
       st += "thread:" + std::to_string(w) + " dropped_pkts:" + std::to_string(d) + "\n";
-      acc += file_accepted_[w];
+      acc += f.accepted[w];
       drp += d;
     }
     st += "thread:-1 accepted_pkts:" + std::to_string(acc) + "\nthread:-1 dropped_pkts:" + std::to_string(drp) + "\n";
@@ -134,30 +140,105 @@ void RotatingPacketStream::close_file() {
   c.done.stream = stream_;
   c.done.monitorid = s_.monitorid;
   c.done.interval_seconds = s_.interval_seconds;
-  c.done.records = file_packets_;
-  c.done.intervals = intervals_;
+  c.done.records = f.packets;
+  c.done.intervals = f.intervals;
   send(std::move(c));
+  f.open = false;
+  f.buf = std::string();   // per_flow: no memory kept by closed files
+  if (o_.per_flow) {
+    const auto it = flows_.find(f.flow);
+    if (it != flows_.end()) it->second.out = -1;
+  }
+}
+
+void RotatingPacketStream::close_all() {
+  for (size_t i = 0; i < outs_.size(); ++i) close_file(outs_[i], static_cast<unsigned>(i));
   file_open_ = false;
+}
+
+// The open file of worker w's flow id, opened (the least recently written
+// one finished first when all are open) where it has none.
+RotatingPacketStream::Out& RotatingPacketStream::flow_file(unsigned w, uint32_t flow, uint64_t ts_s, uint64_t iv) {
+  const uint64_t key = uint64_t{w} << 32 | flow;
+  FlowEntry& e = flows_[key];
+  if (e.label.empty()) e.label = "w" + std::to_string(w) + "-flow" + std::to_string(flow);
+  e.last_interval = iv;
+  if (e.out >= 0) return outs_[static_cast<size_t>(e.out)];
+  size_t slot = outs_.size();
+  for (size_t i = 0; i < outs_.size() && slot == outs_.size(); ++i) {
+    if (!outs_[i].open) slot = i;
+  }
+  if (slot == outs_.size()) {
+    slot = 0;
+    for (size_t i = 1; i < outs_.size(); ++i) {
+      if (outs_[i].last_use < outs_[slot].last_use) slot = i;
+    }
+    close_file(outs_[slot], static_cast<unsigned>(slot));
+  }
+  Out& f = outs_[slot];
+  f.flow = key;
+  e.out = static_cast<int>(slot);   // after close_file, which clears the evicted flow's
+  open_file(f, static_cast<unsigned>(slot), ts_s, e.label);
+  return f;
+}
+
+// A new interval: the flows without an open file and without a record for
+// a whole interval are forgotten (a live one's key comes again).
+void RotatingPacketStream::forget_flows(uint64_t iv) {
+  for (auto it = flows_.begin(); it != flows_.end();) {
+    if (it->second.out < 0 && it->second.last_interval + s_.interval_seconds < iv) {
+      it = flows_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void RotatingPacketStream::emit(unsigned w, const PacketAppender::Header* h) {
   const uint64_t ts_s = h->ts_ns / kNs;
   const uint64_t period = span_ ? ts_s / span_ : 0;
-  if (file_open_ && period > file_period_) close_file();
-  if (!file_open_) open_file(ts_s, period);
-  if (!enc_.encode(buf_, h->ts_ns, h->caplen, h->wirelen, h->linktype, PacketAppender::bytes(h))) {
+  const uint64_t iv = ts_s - ts_s % s_.interval_seconds;
+  if (file_open_ && period > file_period_) close_all();
+  if (o_.per_flow && iv > interval_) {
+    interval_ = iv;
+    forget_flows(iv);
+  }
+  if (h->skip == PacketAppender::kFlowKey) {
+    if (o_.per_flow && h->caplen == sizeof(PacketFlowKey)) {
+      PacketFlowKey k;
+      std::memcpy(&k, PacketAppender::bytes(h), sizeof k);
+      FlowEntry& e = flows_[uint64_t{w} << 32 | h->flow];
+      e.label = flow_file_label(k);
+      e.last_interval = iv;
+    }
+    return;
+  }
+  if (!file_open_) {
+    file_open_ = true;
+    file_period_ = period;
+  }
+  Out* fp = &outs_[0];
+  unsigned slot = 0;
+  if (o_.per_flow) {
+    fp = &flow_file(w, h->flow, ts_s, iv);
+    slot = static_cast<unsigned>(fp - outs_.data());
+  } else if (!fp->open) {
+    open_file(*fp, 0, ts_s, "");
+  }
+  Out& f = *fp;
+  if (!f.enc.encode(f.buf, h->ts_ns, h->caplen, h->wirelen, h->linktype, PacketAppender::bytes(h))) {
     drop(PacketDrop::linktype, 1);
     return;
   }
-  ++buf_packets_;
-  ++file_packets_;
-  ++file_accepted_[w];
-  const uint64_t iv = ts_s - ts_s % s_.interval_seconds;
-  if (intervals_.empty() || iv > intervals_.back().start) {
-    intervals_.push_back({iv, iv + s_.interval_seconds, false, 0});
+  f.last_use = ++clock_;
+  ++f.buf_packets;
+  ++f.packets;
+  ++f.accepted[w];
+  if (f.intervals.empty() || iv > f.intervals.back().start) {
+    f.intervals.push_back({iv, iv + s_.interval_seconds, false, 0});
   }
-  ++intervals_.back().records;
-  if (buf_.size() >= kBufferBytes) flush_buffer();
+  ++f.intervals.back().records;
+  if (f.buf.size() >= buffer_bytes_) flush_buffer(f, slot);
 }
 
 void RotatingPacketStream::merge_loop() {
@@ -196,33 +277,39 @@ void RotatingPacketStream::merge_loop() {
     }
     for (auto& a : appenders_) a->release();
     if (finishing && !progress) break;
-    // Every worker is past the open file's period: close it now.
+    // Every worker is past the open files' period: close them now.
     if (file_open_ && span_) {
       uint64_t low = UINT64_MAX;
       for (size_t w = 0; w < n; ++w) low = std::min(low, hd[w] ? hd[w]->ts_ns : wm[w]);
-      if (low / kNs >= (file_period_ + 1) * span_) close_file();
+      if (low / kNs >= (file_period_ + 1) * span_) close_all();
     }
     if (!progress) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  if (!abort_.load(std::memory_order_acquire)) close_file();
+  if (!abort_.load(std::memory_order_acquire)) close_all();
   std::lock_guard<std::mutex> lock(mu_);
   merge_ended_ = true;
   cv_.notify_all();
 }
 
 void RotatingPacketStream::file_loop() {
-  PacketFile file(o_.compression, o_.level);
-  std::string path;
-  bool failed = false;
-  bool open = false;
-  uint64_t packets = 0;
-  PacketDrop reason = PacketDrop::io_error;
-  auto fail = [&](const PacketWriteError& e) {
-    reason = e.err == ENOSPC || e.err == EDQUOT ? PacketDrop::no_space : PacketDrop::io_error;
-    file.abandon();
-    failed = true;
-    drop(reason, packets);
-    log_error("output " + stream_ + ": " + e.what() + "; " + path + ".tmp kept as far as written, the rest of its " +
+  // One per slot (the merge's outs_).
+  struct Slot {
+    explicit Slot(const PacketStreamOptions& o) : file(o.compression, o.level, o.per_flow ? kFlowBufferBytes : 0) {}
+    PacketFile file;
+    std::string path;
+    bool failed = false;
+    bool open = false;
+    uint64_t packets = 0;
+    PacketDrop reason = PacketDrop::io_error;
+  };
+  std::vector<std::unique_ptr<Slot>> slots;
+  for (size_t i = 0; i < outs_.size(); ++i) slots.push_back(std::make_unique<Slot>(o_));
+  auto fail = [&](Slot& f, const PacketWriteError& e) {
+    f.reason = e.err == ENOSPC || e.err == EDQUOT ? PacketDrop::no_space : PacketDrop::io_error;
+    f.file.abandon();
+    f.failed = true;
+    drop(f.reason, f.packets);
+    log_error("output " + stream_ + ": " + e.what() + "; " + f.path + ".tmp kept as far as written, the rest of its " +
               "packets dropped until the next file");
   };
   for (;;) {
@@ -235,61 +322,91 @@ void RotatingPacketStream::file_loop() {
       queue_.pop_front();
       cv_.notify_all();
     }
+    Slot& f = *slots.at(c.slot);
     switch (c.kind) {
       case Command::open:
-        path = c.path;
-        failed = false;
-        open = true;
-        packets = 0;
+        f.path = c.path;
+        f.failed = false;
+        f.open = true;
+        f.packets = 0;
         try {
-          file.open(path + ".tmp");
+          f.file.open(f.path + ".tmp");
         } catch (const PacketWriteError& e) {
-          fail(e);
+          fail(f, e);
         }
         break;
       case Command::data:
-        if (failed) {
-          drop(reason, c.packets);
+        if (f.failed) {
+          drop(f.reason, c.packets);
           break;
         }
-        packets += c.packets;
+        f.packets += c.packets;
         try {
-          file.write(c.bytes.data(), c.bytes.size());
+          f.file.write(c.bytes.data(), c.bytes.size());
         } catch (const PacketWriteError& e) {
-          fail(e);
+          fail(f, e);
         }
         break;
       case Command::close:
-        open = false;
-        if (!failed) {
+        f.open = false;
+        if (!f.failed) {
           try {
-            file.close();
-            if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0) {
+            f.file.close();
+            if (std::rename((f.path + ".tmp").c_str(), f.path.c_str()) != 0) {
               const int e = errno;
-              throw PacketWriteError("cannot rename " + path + ".tmp: " + std::strerror(e), e);
+              throw PacketWriteError("cannot rename " + f.path + ".tmp: " + std::strerror(e), e);
             }
           } catch (const PacketWriteError& e) {
-            fail(e);
+            fail(f, e);
           }
         }
-        if (failed) {
+        if (f.failed) {
           failed_files_.fetch_add(1, std::memory_order_relaxed);
           break;
         }
-        if (!c.stats.empty() && !write_text(path + ".stats", c.stats)) {
-          log_error("output " + stream_ + ": cannot write " + path + ".stats");
+        if (!c.stats.empty() && !write_text(f.path + ".stats", c.stats)) {
+          log_error("output " + stream_ + ": cannot write " + f.path + ".stats");
         }
-        if (!write_text(path + ".done", done_json(c.done))) {
-          log_error("output " + stream_ + ": cannot write " + path + ".done");
+        if (!write_text(f.path + ".done", done_json(c.done))) {
+          log_error("output " + stream_ + ": cannot write " + f.path + ".done");
         }
-        packets_.fetch_add(packets, std::memory_order_relaxed);
-        bytes_.fetch_add(file.bytes_written(), std::memory_order_relaxed);
+        packets_.fetch_add(f.packets, std::memory_order_relaxed);
+        bytes_.fetch_add(f.file.bytes_written(), std::memory_order_relaxed);
         files_.fetch_add(1, std::memory_order_relaxed);
-        paths_.push_back(path);
+        if (!o_.per_flow || paths_.size() < kListedFlowFiles) paths_.push_back(f.path);
         break;
     }
   }
-  if (open) file.abandon();   // aborted: the .tmp stays
+  for (auto& f : slots) {
+    if (f->open) f->file.abandon();   // aborted: the .tmp stays
+  }
+}
+
+std::string flow_file_label(const PacketFlowKey& k) {
+  std::string proto;
+  switch (k.proto) {
+    case 6: proto = "tcp"; break;
+    case 17: proto = "udp"; break;
+    case 132: proto = "sctp"; break;
+    case 1: proto = "icmp"; break;
+    case 58: proto = "icmp6"; break;
+    default: proto = std::to_string(k.proto);
+  }
+  auto addr = [&](const uint8_t* a) {
+    char t[INET6_ADDRSTRLEN] = {};
+    if (k.ip_version == 4) {
+      uint32_t host;
+      std::memcpy(&host, a, 4);
+      const in_addr n{htonl(host)};
+      inet_ntop(AF_INET, &n, t, sizeof t);
+    } else {
+      inet_ntop(AF_INET6, a, t, sizeof t);
+    }
+    std::string s = t;
+    std::replace(s.begin(), s.end(), ':', '_');
+    return s;
+  };
+  return proto + "-" + addr(k.a) + "-" + std::to_string(k.aport) + "-" + addr(k.b) + "-" + std::to_string(k.bport);
 }
 
 }  // namespace privateer

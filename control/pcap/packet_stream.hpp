@@ -19,6 +19,23 @@
 // marker. A packet older than the open file's period (a capture out of
 // order) goes in the open file.
 //
+// Per-flow files (PacketStreamOptions::per_flow, pcapextract's `files:
+// per_flow`): the merge routes each packet by its (worker, flow id) to that
+// flow's own file, named as the period's file with the flow's label before
+// the extension (flow_file_label(): PROTO-A-APORT-B-BPORT, `a` the flow's
+// first sender, IPv6 with `_` for `:`), e.g.
+// pcapextract-1700000040.tcp-10.0.0.1-1000-10.0.0.2-80.pcap; a flow whose
+// key was not seen (its key record dropped) gets `wW-flowN`. Each file
+// has its own encoder and buffer (flushed at 64 KiB) and is opened at the
+// flow's first packet of the period. At most max_open_files are open: to
+// open one more, the least recently written one is finished (.tmp renamed,
+// .stats, .done), and a later packet of that flow opens a new file with the
+// namer's repeat count (NAME.1.pcap, NAME.2.pcap, ...; the same for a new
+// flow of the same 5-tuple in the period). Every open file is finished at
+// the period's end and at the run's end. A flow's key is forgotten once its
+// file is closed and it had no packet for a whole interval (the worker
+// sends the key again at the flow's first packet of every interval).
+//
 // A file that cannot be written (a full disk, an I/O error) is given up: its
 // .tmp kept as far as written, the rest of its packets counted as dropped
 // (no_space / io_error); the next period's file is tried anew and the run
@@ -33,6 +50,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "control/avro/done.hpp"
@@ -70,26 +88,53 @@ class RotatingPacketStream : public PacketStream {
   uint64_t failed_files() const { return failed_files_.load(std::memory_order_relaxed); }
   uint64_t dropped(PacketDrop r) const;
   uint64_t dropped_total() const;
-  // Paths of the completed files (after finish()).
+  // Paths of the completed files (after finish()); per_flow: the first 32
+  // (files() counts them all).
   const std::vector<std::string>& written_paths() const { return paths_; }
 
  private:
   // What the merge thread hands the file thread, in order.
   struct Command {
     enum Kind { open, data, close } kind;
+    unsigned slot = 0;         // the file (per_flow: 0 .. max_open_files-1; else 0)
     std::string path;          // open
     std::string bytes;         // data
     uint64_t packets = 0;      // data: the packets in `bytes`
     std::string stats;         // close: the .stats text ("" when not written)
     DoneInfo done;             // close
   };
+  // A file open on the merge side: its encoder, buffer and counts.
+  struct Out {
+    explicit Out(const PacketStreamOptions& o, size_t workers)
+        : enc(o.format, o.nanoseconds, o.snaplen), accepted(workers, 0), drops_at_open(workers, 0) {}
+    bool open = false;
+    PcapEncoder enc;
+    std::string buf;
+    uint64_t buf_packets = 0;
+    uint64_t start = 0;                   // the start of its first interval
+    uint64_t packets = 0;
+    std::vector<uint64_t> accepted;       // per worker, this file
+    std::vector<uint64_t> drops_at_open;  // per worker, the ring's drops when the file opened
+    std::vector<DoneInterval> intervals;
+    uint64_t last_use = 0;                // per_flow: the merge's packet count at its last packet
+    uint64_t flow = 0;                    // per_flow: the flows_ key it is for
+  };
+  // per_flow: a (worker << 32 | flow id) seen in a key record.
+  struct FlowEntry {
+    std::string label;
+    uint64_t last_interval = 0;   // of its last record
+    int out = -1;                 // its open file (outs_ index); -1: none
+  };
   void merge_loop();
   void file_loop();
   void send(Command c);
   void emit(unsigned w, const PacketAppender::Header* h);
-  void open_file(uint64_t ts_s, uint64_t period);
-  void close_file();
-  void flush_buffer();
+  void open_file(Out& f, unsigned slot, uint64_t ts_s, const std::string& extra);
+  void close_file(Out& f, unsigned slot);
+  void close_all();
+  Out& flow_file(unsigned w, uint32_t flow, uint64_t ts_s, uint64_t iv);
+  void forget_flows(uint64_t iv);
+  void flush_buffer(Out& f, unsigned slot);
   void drop(PacketDrop r, uint64_t n) { dropped_[static_cast<size_t>(r)].fetch_add(n, std::memory_order_relaxed); }
 
   PacketStreamSettings s_;
@@ -99,17 +144,14 @@ class RotatingPacketStream : public PacketStream {
   std::vector<std::unique_ptr<PacketAppender>> appenders_;
   uint64_t span_ = 0;   // rotation period in seconds; 0: none
 
-  // Merge thread state.
-  PcapEncoder enc_;
-  std::string buf_;
-  uint64_t buf_packets_ = 0;
-  bool file_open_ = false;
+  // Merge thread state: outs_[slot] (one, or max_open_files per_flow).
+  std::vector<Out> outs_;
+  size_t buffer_bytes_;             // a file's buffer is handed on at this size
+  bool file_open_ = false;          // a file of the period is open
   uint64_t file_period_ = 0;
-  uint64_t file_start_ = 0;
-  std::vector<uint64_t> file_accepted_;   // per worker, this file
-  std::vector<uint64_t> drops_at_open_;   // per worker, the ring's drops when the file opened
-  std::vector<DoneInterval> intervals_;
-  uint64_t file_packets_ = 0;
+  uint64_t clock_ = 0;              // packets merged
+  uint64_t interval_ = 0;           // the newest record's interval start
+  std::unordered_map<uint64_t, FlowEntry> flows_;
 
   // Merge -> file thread.
   std::mutex mu_;
@@ -130,5 +172,9 @@ class RotatingPacketStream : public PacketStream {
   std::atomic<uint64_t> failed_files_{0};
   std::atomic<uint64_t> dropped_[kPacketDropReasons] = {};
 };
+
+// A per-flow file's flow in its name: PROTO-A-APORT-B-BPORT (tcp, udp,
+// sctp, icmp, icmp6 or the number; IPv6 with '_' for ':').
+std::string flow_file_label(const PacketFlowKey& k);
 
 }  // namespace privateer

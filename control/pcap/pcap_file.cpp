@@ -9,8 +9,6 @@
 namespace privateer {
 namespace {
 
-constexpr size_t kWriteBytes = 1u << 20;   // the size of each write(2)
-
 template <typename T>
 void put_le(std::string& out, T v) {
   out.append(reinterpret_cast<const char*>(&v), sizeof v);
@@ -115,7 +113,7 @@ void PacketFile::open(const std::string& path) {
   }
   written_ = 0;
   out_.clear();
-  out_.reserve(2 * kWriteBytes);
+  out_.reserve(2 * write_bytes_);
   if (c_ == PacketCompression::gzip) {
     z_ = z_stream{};
     // 15 + 16: a gzip header and trailer around the deflate stream.
@@ -148,7 +146,7 @@ void PacketFile::flush_out() {
 
 void PacketFile::put(const void* data, size_t len) {
   out_.append(static_cast<const char*>(data), len);
-  if (out_.size() >= kWriteBytes) flush_out();
+  if (out_.size() >= write_bytes_) flush_out();
 }
 
 void PacketFile::write(const void* data, size_t len) {

@@ -51,10 +51,12 @@ class PacketWriteError : public std::runtime_error {
 };
 
 // One output file: bytes in, compressed (gzip through zlib, zstd through
-// libzstd) or not, written in pieces of at least 1 MiB.
+// libzstd) or not, written in pieces of at least 1 MiB (`write_bytes`
+// where given: the per-flow files' 64 KiB).
 class PacketFile {
  public:
-  PacketFile(PacketCompression c, int level) : c_(c), level_(level) {}
+  PacketFile(PacketCompression c, int level, size_t write_bytes = 0)
+      : c_(c), level_(level), write_bytes_(write_bytes ? write_bytes : size_t{1} << 20) {}
   ~PacketFile();
   PacketFile(const PacketFile&) = delete;
   PacketFile& operator=(const PacketFile&) = delete;
@@ -72,6 +74,7 @@ class PacketFile {
   void flush_out();
   PacketCompression c_;
   int level_;
+  size_t write_bytes_;
   int fd_ = -1;
   std::string path_;
   std::string out_;

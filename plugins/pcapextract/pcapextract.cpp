@@ -68,14 +68,15 @@ class PretriggerRing {
 
 class ExtractWorker : public WorkerProcessor {
  public:
-  ExtractWorker(const PcapExtractOptions& o, uint32_t interval, PacketAppender& out)
-      : o_(o), interval_(interval), out_(out), ring_(o.pretrigger_packets ? o.pretrigger_bytes : 0) {
+  ExtractWorker(const PcapExtractOptions& o, uint32_t interval, PacketAppender& out, int filter_reason,
+                int list_reason)
+      : o_(o), interval_(interval), out_(out), filter_reason_(filter_reason), list_reason_(list_reason), ring_(o.pretrigger_packets ? o.pretrigger_bytes : 0) {
     chain_.resize(o.pretrigger_packets);
   }
 
   void attach_flows(FlowTable& table, unsigned first_alarm) override {
     table_ = &table;
-    alarm_ = first_alarm;
+    first_alarm_ = first_alarm;
     state_.assign(table.slots(), FlowState{});
   }
 
@@ -85,22 +86,44 @@ class ExtractWorker : public WorkerProcessor {
 
   std::unique_ptr<IntervalResult> end_interval(uint64_t start) override {
     out_.advance((start + interval_) * kNs);
+    ++epoch_;   // per_flow: each flow's key again at its next packet
     return std::make_unique<ExtractResult>();
   }
+  // An idle worker's time (as wdcap's): the merge need not wait for it.
+  void idle(uint64_t ts_ns) override { out_.advance(ts_ns); }
 
  private:
   struct FlowState {
     uint64_t first_ns = 0;   // the flow instance the state is for
     uint64_t last = 0;       // its newest record in the ring (PretriggerRing ref)
     bool extracting = false;
+    uint32_t id = 0;         // per_flow: the stream's flow id, once extracting
+    uint32_t epoch = 0;      // per_flow: the interval its key was last sent in (epoch_ + 1)
   };
 
   bool wanted(uint8_t dir) const {
     return o_.direction == PcapExtractOptions::Direction::both ||
            (o_.direction == PcapExtractOptions::Direction::forward) == (dir == 0);
   }
-  void write(uint64_t ts, uint32_t wirelen, uint16_t linktype, const uint8_t* d, uint32_t caplen) {
-    out_.append(ts, std::min(caplen, o_.out.snaplen), wirelen, linktype, d);
+  void write(uint64_t ts, uint32_t wirelen, uint16_t linktype, const uint8_t* d, uint32_t caplen,
+             FlowState* st = nullptr, uint32_t flow = 0) {
+    uint32_t id = 0;
+    if (o_.out.per_flow && st) {   // the flow's key before its first packet of each interval
+      if (!st->id) st->id = ++next_id_ ? next_id_ : ++next_id_;
+      if (st->epoch != epoch_ + 1) {
+        const FlowRecord& r = *table_->record(flow);
+        PacketFlowKey k;
+        std::memcpy(k.a, r.a, 16);
+        std::memcpy(k.b, r.b, 16);
+        k.aport = r.aport;
+        k.bport = r.bport;
+        k.proto = r.proto;
+        k.ip_version = r.ip_version;
+        if (out_.append_flow_key(ts, st->id, k)) st->epoch = epoch_ + 1;
+      }
+      id = st->id;
+    }
+    out_.append(ts, wirelen, linktype, d, std::min(caplen, o_.out.snaplen), nullptr, 0, id);
   }
 
   void one(const PacketView& v, const uint8_t* d) {
@@ -111,8 +134,15 @@ class ExtractWorker : public WorkerProcessor {
     }
     FlowState& st = state_[v.flow - 1];
     const uint64_t first = table_->record(v.flow)->first_ns;
-    if (st.first_ns != first) st = FlowState{first, 0, false};
-    if (o_.trigger_filter >= 0 && (v.custom_bits >> o_.trigger_filter & 1)) table_->raise(v.flow, alarm_);
+    if (st.first_ns != first) {   // a new flow instance: looked up in the list once
+      st = FlowState{first, 0, false, 0, 0};
+      if (list_reason_ >= 0 && o_.flows.contains(*table_->record(v.flow))) {
+        table_->raise(v.flow, first_alarm_ + static_cast<unsigned>(list_reason_));
+      }
+    }
+    if (o_.trigger_filter >= 0 && (v.custom_bits >> o_.trigger_filter & 1)) {
+      table_->raise(v.flow, first_alarm_ + static_cast<unsigned>(filter_reason_));
+    }
     const bool alarmed = table_->alarms(v.flow) != 0;
     if (o_.not_alarmed) {
       if (!alarmed && wanted(v.flow_dir)) write(v.ts_ns, v.wirelen, v.linktype, d, v.caplen);
@@ -121,16 +151,16 @@ class ExtractWorker : public WorkerProcessor {
     if (alarmed) {
       if (!st.extracting) {
         st.extracting = true;
-        flush_pretrigger(st, v.ts_ns);
+        flush_pretrigger(st, v.flow, v.ts_ns);
       }
-      if (wanted(v.flow_dir)) write(v.ts_ns, v.wirelen, v.linktype, d, v.caplen);
+      if (wanted(v.flow_dir)) write(v.ts_ns, v.wirelen, v.linktype, d, v.caplen, &st, v.flow);
     } else if (o_.pretrigger_packets) {
       st.last = ring_.put(st.last, v, d, std::min(v.caplen, o_.out.snaplen));
     }
   }
 
   // The flow's last packets still in the ring, oldest first.
-  void flush_pretrigger(FlowState& st, uint64_t now_ns) {
+  void flush_pretrigger(FlowState& st, uint32_t flow, uint64_t now_ns) {
     size_t k = 0;
     const uint64_t oldest = o_.pretrigger_seconds && now_ns > uint64_t{o_.pretrigger_seconds} * kNs
                                 ? now_ns - uint64_t{o_.pretrigger_seconds} * kNs
@@ -141,7 +171,7 @@ class ExtractWorker : public WorkerProcessor {
     }
     while (k--) {
       const PretriggerRing::Header* h = chain_[k];
-      if (wanted(h->dir)) write(h->ts_ns, h->wirelen, h->linktype, PretriggerRing::bytes(h), h->caplen);
+      if (wanted(h->dir)) write(h->ts_ns, h->wirelen, h->linktype, PretriggerRing::bytes(h), h->caplen, &st, flow);
     }
     st.last = 0;
   }
@@ -149,11 +179,14 @@ class ExtractWorker : public WorkerProcessor {
   const PcapExtractOptions& o_;
   uint32_t interval_;
   PacketAppender& out_;
+  int filter_reason_, list_reason_;
   PretriggerRing ring_;
   std::vector<const PretriggerRing::Header*> chain_;
   FlowTable* table_ = nullptr;
-  unsigned alarm_ = 0;
+  unsigned first_alarm_ = 0;
   std::vector<FlowState> state_;
+  uint32_t next_id_ = 0;   // per_flow: the last flow id given
+  uint32_t epoch_ = 0;     // intervals ended
 };
 
 }  // namespace
@@ -165,7 +198,7 @@ PcapExtractPlugin::PcapExtractPlugin(const YAML::Node& options, const std::strin
   if (!options.IsMap()) throw ConfigError(p, yaml_line(options), "must be a mapping of pcapextract options");
   std::vector<std::string> keys = packet_stream_option_keys();
   keys.insert(keys.end(), {"direction", "select", "trigger_filter", "pretrigger_packets", "pretrigger_seconds",
-                           "pretrigger_mib"});
+                           "pretrigger_mib", "flows_file", "files", "max_open_files"});
   reject_unknown_keys(options, p, keys);
   parse_packet_stream_options(options, p, o_.out);
   if (const auto d = get_opt<std::string>(options, p, "direction")) {
@@ -208,6 +241,38 @@ PcapExtractPlugin::PcapExtractPlugin(const YAML::Node& options, const std::strin
     }
     o_.pretrigger_bytes = static_cast<size_t>(*m) << 20;
   }
+  if (const auto f = get_opt<std::string>(options, p, "flows_file")) {
+    if (f->empty()) throw ConfigError(join_key(p, "flows_file"), yaml_line(options["flows_file"]), "empty (a file name)");
+    try {
+      o_.flows = FlowList::read(*f);
+    } catch (const FlowListError& e) {
+      // Reads: config key 'plugins.pcapextract.flows_file' (line N): FILE:LINE: why
+      throw ConfigError(join_key(p, "flows_file"), yaml_line(options["flows_file"]), e.what());
+    }
+  }
+  if (const auto f = get_opt<std::string>(options, p, "files")) {
+    if (*f != "per_rotation" && *f != "per_flow") {
+      throw ConfigError(join_key(p, "files"), yaml_line(options["files"]), "'" + *f + "': give per_rotation or per_flow");
+    }
+    o_.out.per_flow = *f == "per_flow";
+    if (o_.out.per_flow && o_.not_alarmed) {
+      throw ConfigError(join_key(p, "files"), yaml_line(options["files"]),
+                        "per_flow with select: not_alarmed is not built (alarmed flows only)");
+    }
+  }
+  if (const auto n = get_opt<uint32_t>(options, p, "max_open_files")) {
+    if (*n < 1 || *n > 4096) {
+      throw ConfigError(join_key(p, "max_open_files"), yaml_line(options["max_open_files"]), "must be 1..4096");
+    }
+    if (!o_.out.per_flow) {
+      throw ConfigError(join_key(p, "max_open_files"), yaml_line(options["max_open_files"]),
+                        "only with files: per_flow");
+    }
+    o_.out.max_open_files = *n;
+  }
+  int n = 0;
+  if (o_.trigger_filter >= 0) filter_reason_ = n++;
+  if (!o_.flows.empty()) list_reason_ = n++;
 }
 
 const std::string& PcapExtractPlugin::name() const {
@@ -216,15 +281,17 @@ const std::string& PcapExtractPlugin::name() const {
 }
 
 std::vector<std::string> PcapExtractPlugin::alarm_reasons() const {
-  if (o_.trigger_filter < 0) return {};
-  return {"filter"};
+  std::vector<std::string> r;
+  if (filter_reason_ >= 0) r.push_back("filter");
+  if (list_reason_ >= 0) r.push_back("list");
+  return r;
 }
 
 void PcapExtractPlugin::open_outputs(OutputProvider& out) { stream_ = &out.packet_stream("pcapextract", o_.out); }
 
 std::unique_ptr<WorkerProcessor> PcapExtractPlugin::make_worker(unsigned worker_id) {
   if (!stream_) throw std::logic_error("pcapextract: make_worker before open_outputs");
-  return std::make_unique<ExtractWorker>(o_, interval_, stream_->worker(worker_id));
+  return std::make_unique<ExtractWorker>(o_, interval_, stream_->worker(worker_id), filter_reason_, list_reason_);
 }
 
 MergeStats PcapExtractPlugin::merge(const IntervalInfo&, std::vector<std::unique_ptr<IntervalResult>>&) { return {}; }

@@ -3,7 +3,8 @@
 // "pcapextract", one file per rotation period). A flow is alarmed when any
 // plugin raised an alarm on it (regex rules marked `alarm`, ...) or, with
 // `trigger_filter: NAME`, when one of its packets matches the custom filter
-// NAME (reason "filter"). Each worker keeps the recent packets of every flow
+// NAME (reason "filter"), or, with `flows_file: FILE`, when it is one of
+// the file's flows (reason "list", raised at its first packet). Each worker keeps the recent packets of every flow
 // in a ring of bounded memory (`pretrigger_mib`); when a flow is first seen
 // alarmed, its last `pretrigger_packets` packets (no older than
 // `pretrigger_seconds`, where set) still in the ring are written before the
@@ -11,7 +12,10 @@
 // `direction` keeps both directions, or only the flow's first sender's
 // (`forward`) or the other (`backward`); `select: not_alarmed` writes the
 // packets of flows not alarmed (when they pass) instead (pcapd's inverted
-// mode). Options: see README.md ("pcapextract").
+// mode). `files: per_flow` gives each extracted flow its own file (the
+// worker tags each packet with a flow id and sends the flow's key first;
+// control/pcap routes them, at most `max_open_files` open). Options: see
+// README.md ("pcapextract").
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -21,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "plugins/pcapextract/flow_list.hpp"
 #include "plugins/plugin_api.hpp"
 
 namespace privateer {
@@ -33,6 +38,7 @@ struct PcapExtractOptions {
   uint32_t pretrigger_packets = 0;    // per flow
   uint32_t pretrigger_seconds = 0;    // 0: no age limit
   size_t pretrigger_bytes = 16u << 20;   // per worker ring
+  FlowList flows;                     // flows_file; empty: none
 };
 
 class PcapExtractPlugin : public Plugin {
@@ -50,6 +56,7 @@ class PcapExtractPlugin : public Plugin {
  private:
   PcapExtractOptions o_;
   uint32_t interval_;
+  int filter_reason_ = -1, list_reason_ = -1;   // in alarm_reasons(); -1: not raised
   PacketStream* stream_ = nullptr;
 };
 
