@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -201,13 +203,13 @@ TEST(RegexRules, EveryBadFormNamesFileAndLine) {
     read_rules_file("/nonexistent/rules.txt");
     ADD_FAILURE() << "read a file that does not exist";
   } catch (const RuleError& err) {
-    EXPECT_EQ(std::string(err.what()), "/nonexistent/rules.txt:0: cannot read the rules file (not a regular file)");
+    EXPECT_EQ(std::string(err.what()), "/nonexistent/rules.txt:0: cannot read the rules file: " + std::string(std::strerror(ENOENT)));
   }
   try {
     read_rules_file("/dev/zero");
     ADD_FAILURE() << "read a device";
   } catch (const RuleError& err) {
-    EXPECT_EQ(std::string(err.what()).rfind("/dev/zero:0: ", 0), 0u) << err.what();
+    EXPECT_EQ(std::string(err.what()), "/dev/zero:0: cannot read the rules file (not a regular file)");
   }
 }
 

@@ -1,18 +1,12 @@
 #include "plugins/pcapextract/flow_list.hpp"
 
 #include <arpa/inet.h>
-#include <sys/stat.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 namespace privateer {
 namespace {
-
-constexpr off_t kMaxFileBytes = off_t{64} << 20;
 
 bool space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 
@@ -124,18 +118,8 @@ bool FlowListKey::operator==(const FlowListKey& o) const { return compare(*this,
 
 FlowList FlowList::parse(const std::string& text, const std::string& file) {
   FlowList l;
-  std::istringstream in(text);
-  std::string s;
-  int line = 0;
-  while (std::getline(in, s)) {
-    ++line;
-    size_t b = 0;
-    while (b < s.size() && space(s[b])) ++b;
-    if (b == s.size() || s[b] == '#') continue;
-    if (s.find('\0') != std::string::npos) throw FlowListError(file, line, "NUL byte in the line");
-    l.keys_.push_back(parse_line(s, file, line));
-  }
-  if (l.keys_.empty()) throw FlowListError(file, line, "no flows in the file");
+  const int lines = for_each_line(text, file, [&](int line, const std::string& s) { l.keys_.push_back(parse_line(s, file, line)); });
+  if (l.keys_.empty()) throw FlowListError(file, lines, "no flows in the file");
   std::stable_sort(l.keys_.begin(), l.keys_.end());
   for (size_t i = 1; i < l.keys_.size(); ++i) {
     if (l.keys_[i] == l.keys_[i - 1]) {
@@ -147,18 +131,7 @@ FlowList FlowList::parse(const std::string& text, const std::string& file) {
   return l;
 }
 
-FlowList FlowList::read(const std::string& file) {
-  // Only a regular file of sane size (not a FIFO or a device read forever).
-  struct stat st{};
-  if (::stat(file.c_str(), &st) != 0) throw FlowListError(file, 0, std::string("cannot read: ") + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) throw FlowListError(file, 0, "not a regular file");
-  if (st.st_size > kMaxFileBytes) throw FlowListError(file, 0, "larger than 64 MiB");
-  std::ifstream f(file, std::ios::binary);
-  if (!f) throw FlowListError(file, 0, "cannot read");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return parse(ss.str(), file);
-}
+FlowList FlowList::read(const std::string& file) { return parse(read_line_file(file, "the flows file"), file); }
 
 bool FlowList::contains(const FlowRecord& r) const {
   const FlowListKey k = FlowListKey::of(r);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dataplane/flow_table.hpp"
+#include "plugins/common/line_file.hpp"
 
 namespace privateer {
 
@@ -33,11 +34,7 @@ struct FlowListKey {
 };
 
 // what() reads FILE:LINE: MESSAGE.
-class FlowListError : public std::runtime_error {
- public:
-  FlowListError(const std::string& file, int line, const std::string& message)
-      : std::runtime_error(file + ":" + std::to_string(line) + ": " + message) {}
-};
+using FlowListError = LineFileError;
 
 // The keys of a flows file, sorted, duplicates (either direction) refused.
 class FlowList {
@@ -45,7 +42,7 @@ class FlowList {
   FlowList() = default;
   // Parses `text` (the contents of `file`, named in errors). Throws FlowListError.
   static FlowList parse(const std::string& text, const std::string& file);
-  // Reads and parses `file` (a regular file of at most 64 MiB).
+  // Reads and parses `file` (a regular file of at most kMaxLineFileBytes).
   static FlowList read(const std::string& file);
 
   // True when the record's flow is in the list. Allocates nothing.

@@ -1,10 +1,7 @@
 #include "plugins/regex/rules.hpp"
 
 #include <cctype>
-#include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 namespace privateer {
 namespace {
@@ -134,36 +131,16 @@ unsigned RegexRule::hs_flags(bool stream) const {
 std::vector<RegexRule> parse_rules(const std::string& text, const std::string& file) {
   std::vector<RegexRule> rules;
   std::set<std::string> ids;
-  std::istringstream in(text);
-  std::string s;
-  int line = 0;
-  while (std::getline(in, s)) {
-    ++line;
-    size_t b = 0;
-    while (b < s.size() && space(s[b])) ++b;
-    if (b == s.size() || s[b] == '#') continue;
-    if (s.find('\0') != std::string::npos) throw RuleError(file, line, "NUL byte in the line");
+  const int lines = for_each_line(text, file, [&](int line, const std::string& s) {
     RegexRule r = parse_line(s, file, line);
     if (!ids.insert(r.id).second) throw RuleError(file, line, "duplicate rule id '" + r.id + "'");
     rules.push_back(std::move(r));
-  }
-  if (rules.empty()) throw RuleError(file, line, "no rules in the file");
+  });
+  if (rules.empty()) throw RuleError(file, lines, "no rules in the file");
   return rules;
 }
 
-std::vector<RegexRule> read_rules_file(const std::string& file) {
-  // Only a regular file of sane size (not a FIFO or a device read forever).
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(file, ec)) throw RuleError(file, 0, "cannot read the rules file (not a regular file)");
-  if (std::filesystem::file_size(file, ec) > kMaxRulesFileBytes) {
-    throw RuleError(file, 0, "rules file over " + std::to_string(kMaxRulesFileBytes >> 20) + " MiB");
-  }
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw RuleError(file, 0, "cannot read the rules file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_rules(text.str(), file);
-}
+std::vector<RegexRule> read_rules_file(const std::string& file) { return parse_rules(read_line_file(file, "the rules file"), file); }
 
 std::shared_ptr<const RegexDatabase> compile_rules(std::vector<RegexRule> rules, const std::string& file,
                                                    bool stream) {

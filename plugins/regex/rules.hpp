@@ -9,6 +9,8 @@
 
 #include <hs/hs.h>
 
+#include "plugins/common/line_file.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -42,11 +44,7 @@ struct RegexRule {
 };
 
 // what() reads FILE:LINE: MESSAGE.
-class RuleError : public std::runtime_error {
- public:
-  RuleError(const std::string& file, int line, const std::string& message)
-      : std::runtime_error(file + ":" + std::to_string(line) + ": " + message) {}
-};
+using RuleError = LineFileError;
 
 // Whitespace and #-comments (to the end of the line) taken out of an
 // extended pattern; a backslash keeps the character after it, and nothing
@@ -57,8 +55,7 @@ std::string strip_extended(const std::string& pattern);
 std::vector<RegexRule> parse_rules(const std::string& text, const std::string& file);
 
 // Reads and parses a rules file; throws RuleError (line 0 when unreadable,
-// not a regular file or over kMaxRulesFileBytes).
-constexpr size_t kMaxRulesFileBytes = size_t{64} << 20;
+// not a regular file or over kMaxLineFileBytes).
 std::vector<RegexRule> read_rules_file(const std::string& file);
 
 // The rules compiled into one database (block or stream mode): expression i
