@@ -36,30 +36,41 @@ size_t check_json_lines(const fs::path& file) {
   return out.empty() ? 0 : std::stoul(out);
 }
 
-TEST(SocketSink, UdpLinesMatchTheOracle) {
-  PRIVATEER_REQUIRE_CORPUS();
-  PRIVATEER_REQUIRE_TOOL("command -v tshark", "tshark");
-  TempDir tmp("privateer-socketsink");
+// libtrace__100_seconds.pcap through socketsink over UDP to a receiver in
+// `dir` (10 s intervals, the custom filter `web`, `options` added to the
+// plugin's `port` and `top: 3`): every line is JSON, there are `period`-s
+// periods' worth of them, and each agrees with tests/socketsink_oracle.py.
+// The lines are left in dir/udp.lines.
+void udp_lines_match_the_oracle(const fs::path& dir, const std::string& options, unsigned period) {
   const fs::path cap = *corpus_dir() / "libtrace__100_seconds.pcap";
-  LineListener l("udp", 0, tmp.path / "udp.lines");
+  LineListener l("udp", 0, dir / "udp.lines");
   ASSERT_GT(l.port, 0);
-  const fs::path cfg = tmp.path / "s.yaml";
+  const fs::path cfg = dir / "s.yaml";
   std::ofstream(cfg) << "packetsource: " << cap.string() << "\ninterval: 10\nthreads: 2\nouttemplate: "
-                     << (tmp.path / "%P-%s").string() << "\nprogress: no\nfilters:\n  web: \"tcp port 80\"\n"
-                     << "plugins:\n  - socketsink: {port: " << l.port << ", top: 3}\n";
+                     << (dir / "%P-%s").string() << "\nprogress: no\nprometheus: {enabled: no}\n"
+                     << "filters:\n  web: \"tcp port 80\"\n"
+                     << "plugins:\n  - socketsink: {port: " << l.port << ", top: 3" << options << "}\n";
   std::string log;
   ASSERT_EQ(run_command(quote(privateer_bin()) + " -c " + quote(cfg), &log), 0) << log;
   std::smatch m;
   ASSERT_TRUE(std::regex_search(log, m, std::regex("intervals: ([0-9]+)"))) << log;
-  ASSERT_TRUE(wait_until([&] { return lines_of(read_file(tmp.path / "udp.lines")).size() >= std::stoul(m[1]); }, 10))
-      << read_file(tmp.path / "udp.lines");
-  EXPECT_EQ(check_json_lines(tmp.path / "udp.lines"), std::stoul(m[1]));
+  const size_t want_lines = 10 / period * std::stoul(m[1]);
+  ASSERT_TRUE(wait_until([&] { return lines_of(read_file(dir / "udp.lines")).size() >= want_lines; }, 10))
+      << read_file(dir / "udp.lines");
+  EXPECT_EQ(check_json_lines(dir / "udp.lines"), want_lines);
   std::string diff;
   EXPECT_EQ(run_stdout("/usr/bin/python3 " + quote(source_root() / "tests" / "socketsink_oracle.py") + " " + quote(cap) +
-                           " 10 3 web=tcp:80 " + quote(tmp.path / "udp.lines") + " 2>&1",
+                           " " + std::to_string(period) + " 3 web=tcp:80 " + quote(dir / "udp.lines") + " 2>&1",
                        &diff),
             0)
       << diff;
+}
+
+TEST(SocketSink, UdpLinesMatchTheOracle) {
+  PRIVATEER_REQUIRE_CORPUS();
+  PRIVATEER_REQUIRE_TOOL("command -v tshark", "tshark");
+  TempDir tmp("privateer-socketsink");
+  udp_lines_match_the_oracle(tmp.path, "", 10);
 }
 
 // period: 2 s periods of 10 s intervals: five lines an interval, each
@@ -70,29 +81,8 @@ TEST(SocketSink, PeriodsShorterThanTheIntervalAndTheRunsCounters) {
   PRIVATEER_REQUIRE_CORPUS();
   PRIVATEER_REQUIRE_TOOL("command -v tshark", "tshark");
   TempDir tmp("privateer-socketsink");
-  const fs::path cap = *corpus_dir() / "libtrace__100_seconds.pcap";
-  LineListener l("udp", 0, tmp.path / "udp.lines");
-  ASSERT_GT(l.port, 0);
-  const fs::path cfg = tmp.path / "s.yaml";
-  std::ofstream(cfg) << "packetsource: " << cap.string() << "\ninterval: 10\nthreads: 2\nouttemplate: "
-                     << (tmp.path / "%P-%s").string() << "\nprogress: no\nprometheus: {enabled: no}\n"
-                     << "filters:\n  web: \"tcp port 80\"\n"
-                     << "plugins:\n  - socketsink: {port: " << l.port
-                     << ", top: 3, period: 2, counters: [privateer_plugin_packets_total, privateer_alarms_total]}\n";
-  std::string log;
-  ASSERT_EQ(run_command(quote(privateer_bin()) + " -c " + quote(cfg), &log), 0) << log;
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(log, m, std::regex("intervals: ([0-9]+)"))) << log;
-  const size_t want_lines = 5 * std::stoul(m[1]);
-  ASSERT_TRUE(wait_until([&] { return lines_of(read_file(tmp.path / "udp.lines")).size() >= want_lines; }, 10))
-      << read_file(tmp.path / "udp.lines");
-  EXPECT_EQ(check_json_lines(tmp.path / "udp.lines"), want_lines);
-  std::string diff;
-  EXPECT_EQ(run_stdout("/usr/bin/python3 " + quote(source_root() / "tests" / "socketsink_oracle.py") + " " + quote(cap) +
-                           " 2 3 web=tcp:80 " + quote(tmp.path / "udp.lines") + " 2>&1",
-                       &diff),
-            0)
-      << diff;
+  ASSERT_NO_FATAL_FAILURE(udp_lines_match_the_oracle(
+      tmp.path, ", period: 2, counters: [privateer_plugin_packets_total, privateer_alarms_total]", 2));
   std::string out;
   EXPECT_EQ(run_stdout("/usr/bin/python3 -c 'import json,sys\nls=[json.loads(l) for l in open(sys.argv[1])]\n"
                        "fed=[[c[\"value\"] for c in o[\"counters\"] if c[\"name\"]==\"privateer_plugin_packets_total\" "
@@ -104,9 +94,11 @@ TEST(SocketSink, PeriodsShorterThanTheIntervalAndTheRunsCounters) {
             0)
       << out;
   // A period that does not divide the interval is refused, naming the key.
-  std::ofstream(cfg) << "packetsource: " << cap.string() << "\ninterval: 10\nouttemplate: "
-                     << (tmp.path / "%P-%s").string() << "\nprometheus: {enabled: no}\n"
-                     << "plugins:\n  - socketsink: {port: " << l.port << ", period: 3}\n";
+  const fs::path cfg = tmp.path / "bad.yaml";
+  std::ofstream(cfg) << "packetsource: " << (*corpus_dir() / "libtrace__100_seconds.pcap").string()
+                     << "\ninterval: 10\nouttemplate: " << (tmp.path / "%P-%s").string()
+                     << "\nprometheus: {enabled: no}\nplugins:\n  - socketsink: {port: 9, period: 3}\n";
+  std::string log;
   EXPECT_NE(run_command(quote(privateer_bin()) + " -c " + quote(cfg), &log), 0);
   EXPECT_NE(log.find("plugins.socketsink.period"), std::string::npos) << log;
 }
